@@ -1,0 +1,37 @@
+"""The one registry of constraint types, hard and soft, keyed by id."""
+
+from __future__ import annotations
+
+from lab.constraints.base import ConstraintType, Kind
+from lab.errors import LabError
+
+_TYPES: dict[str, ConstraintType] = {}
+
+
+def register(constraint_type: ConstraintType) -> ConstraintType:
+    if constraint_type.id in _TYPES:
+        raise ValueError(f"constraint type {constraint_type.id!r} registered twice")
+    _TYPES[constraint_type.id] = constraint_type
+    return constraint_type
+
+
+def _load_all() -> None:
+    # Importing the modules registers their types.
+    import lab.constraints.hard  # noqa: F401
+    import lab.constraints.soft  # noqa: F401
+
+
+def get_type(type_id: str) -> ConstraintType:
+    _load_all()
+    try:
+        return _TYPES[type_id]
+    except KeyError:
+        raise LabError(
+            f"unknown constraint type {type_id!r}; see lab.constraints.all_types() for the allowed ids",
+            field="instruction_id",
+        ) from None
+
+
+def all_types(kind: Kind | None = None) -> list[ConstraintType]:
+    _load_all()
+    return [t for t in _TYPES.values() if kind is None or t.kind == kind]
