@@ -75,7 +75,13 @@ def _load_kinds() -> None:
     # Importing a kind's module registers it; add new kinds here.
     import importlib
 
-    for module in ("training.generate", "training.dataset", "training.reward_model", "training.grpo"):
+    for module in (
+        "training.generate",
+        "training.dataset",
+        "training.reward_model",
+        "training.grpo",
+        "training.evaluate",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -104,6 +104,8 @@ class ConstraintType:
     sample_fn: SampleFn | None = None
     format_fn: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     conflicts: frozenset[str] = field(default_factory=frozenset)
+    # Checks that span several params (e.g. nth_paragraph <= num_paragraphs); raises LabError naming the field.
+    validate_fn: Callable[[dict[str, Any]], None] | None = None
 
     def validate(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Check and normalise params; unknown names and bad values raise LabError naming the field."""
@@ -115,7 +117,10 @@ class ConstraintType:
         if unknown:
             allowed = ", ".join(sorted(known)) or "none"
             raise LabError(f"unknown parameter {unknown[0]!r}; allowed: {allowed}", field=f"{self.id}.{unknown[0]}")
-        return {p.name: p.validate(given.get(p.name), self.id) for p in self.params if p.name in given or p.required}
+        values = {p.name: p.validate(given.get(p.name), self.id) for p in self.params if p.name in given or p.required}
+        if self.validate_fn is not None:
+            self.validate_fn(values)
+        return values
 
     def describe(self, params: Mapping[str, Any] | None = None, variant: int = 0) -> str:
         """Instruction text for these params, in phrasing number `variant` (wraps around)."""

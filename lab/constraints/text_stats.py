@@ -1,0 +1,172 @@
+"""Word, sentence and capital-word counts exactly as IFEval computes them, offline and cached.
+
+Sentences use NLTK's Punkt with the English punkt_tab data vendored in lab/data/nltk_data (no downloads).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+NLTK_DATA = Path(__file__).resolve().parent.parent / "data" / "nltk_data"
+_WORD = re.compile(r"\w+")  # IFEval: nltk RegexpTokenizer(r"\w+"), i.e. re.findall with the same pattern
+_CHUNK = re.compile(r"\S+")
+_SIMPLE_WORD = re.compile(r"([A-Za-z]+)[.,!?;:]*")
+_SPLIT_WORDS = {"cannot", "gimme", "gonna", "gotta", "lemme", "wanna"}  # MacIntyre contractions it splits
+# What may follow a sentence's final period for NLTKWordTokenizer to split it off (its PUNCTUATION rule).
+_CLOSERS_TO_END = re.compile(r"[\]\)}>\"\'»”’ ]*\s*\Z")
+CACHED_TEXT_LIMIT = 20_000  # longer texts are not kept in caches (bounds their memory)
+Result = TypeVar("Result")
+
+
+def short_text_cache(maxsize: int) -> Callable[[Callable[[str], Result]], Callable[[str], Result]]:
+    """lru_cache for functions of one text, skipped for texts over CACHED_TEXT_LIMIT characters."""
+
+    def wrap(function: Callable[[str], Result]) -> Callable[[str], Result]:
+        cached = lru_cache(maxsize=maxsize)(function)
+
+        @wraps(function)
+        def call(text: str) -> Result:
+            return cached(text) if len(text) <= CACHED_TEXT_LIMIT else function(text)
+
+        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return call
+
+    return wrap
+
+
+def use_vendored_nltk_data() -> None:
+    """Put the vendored NLTK data first on nltk's search path (idempotent)."""
+    import nltk
+
+    path = str(NLTK_DATA)
+    if path not in nltk.data.path:
+        nltk.data.path.insert(0, path)
+
+
+def _make_punkt() -> Any:
+    # nltk is imported on first use: importing it takes seconds, and listing constraint types should not.
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    use_vendored_nltk_data()
+
+    class CachedPunkt(PunktTokenizer):
+        """NLTK's English Punkt with two exact shortcuts: the sentence-break decision for a candidate context
+        (a pure function of that short string) is memoised, and the last-whitespace scan uses str.rfind."""
+
+        def __init__(self) -> None:
+            super().__init__("english")
+            self._decisions: dict[str, bool] = {}
+
+        def text_contains_sentbreak(self, text: str) -> bool:
+            decision = self._decisions.get(text)
+            if decision is None:
+                if len(self._decisions) > 100_000:
+                    self._decisions.clear()
+                decision = self._decisions[text] = super().text_contains_sentbreak(text)
+            return decision
+
+        def _get_last_whitespace_index(self, text: str) -> int:
+            last = max(
+                text.rfind(" "),
+                text.rfind("\n"),
+                text.rfind("\t"),
+                text.rfind("\r"),
+                text.rfind("\x0b"),
+                text.rfind("\x0c"),
+            )  # string.whitespace
+            return max(last, 0)
+
+    return CachedPunkt()
+
+
+_punkt: Any = None
+_word_tokenizer: Any = None
+
+
+def _get_punkt() -> Any:
+    global _punkt
+    if _punkt is None:
+        _punkt = _make_punkt()
+    return _punkt
+
+
+def _tokenize_words(snippet: str) -> list[str]:
+    global _word_tokenizer
+    if _word_tokenizer is None:
+        from nltk.tokenize import NLTKWordTokenizer
+
+        _word_tokenizer = NLTKWordTokenizer()
+    return _word_tokenizer.tokenize(snippet)
+
+
+def count_words(text: str) -> int:
+    """Number of \\w+ runs (IFEval's count_words)."""
+    return len(_WORD.findall(text))
+
+
+@short_text_cache(maxsize=1024)
+def split_sentences(text: str) -> tuple[str, ...]:
+    """Sentences as NLTK's English Punkt tokenizer gives them (nltk.sent_tokenize)."""
+    return tuple(_get_punkt().sentences_from_text(text))
+
+
+def count_sentences(text: str) -> int:
+    """Number of sentences as IFEval counts them (Punkt, English)."""
+    return len(split_sentences(text))
+
+
+@lru_cache(maxsize=65536)
+def _capital_tokens(snippet: str) -> int:
+    return sum(1 for token in _tokenize_words(snippet) if token.isupper())
+
+
+@short_text_cache(maxsize=8192)
+def _capital_tokens_in_sentence(sentence: str) -> int:
+    """Upper-case tokens of NLTKWordTokenizer().tokenize(sentence), tokenising only the chunks that can hold one.
+
+    The tokenizer's rules only look across whitespace at the sentence start, the whitespace character next to a
+    chunk, and (final period) at trailing closing quotes/brackets; so each chunk with an upper-case letter is
+    tokenised in a small snippet that keeps exactly that context ("a" stands in for the neighbouring words) and
+    the per-snippet counts are cached. tests/test_hard_properties.py checks this against the tokenizer itself.
+    """
+    total = 0
+    chunks = list(_CHUNK.finditer(sentence))
+    for index, chunk in enumerate(chunks):
+        word = chunk.group()
+        if word.islower():  # no upper-case character, so no upper-case token
+            continue
+        simple = _SIMPLE_WORD.fullmatch(word)
+        if simple and simple.group(1).lower() not in _SPLIT_WORDS:
+            # letters then plain punctuation: the tokenizer keeps the letters as one token
+            total += simple.group(1).isupper()
+            continue
+        start, end = chunk.span()
+        before = sentence[:start] if index == 0 else "a" + sentence[start - 1]
+        rest = sentence[end:]
+        after = rest if _CLOSERS_TO_END.match(rest) else rest[0] + "a"
+        total += _capital_tokens(before + word + after)
+    return total
+
+
+@short_text_cache(maxsize=1024)
+def count_capital_words(text: str) -> int:
+    """Tokens of nltk.word_tokenize(text) that are all upper case (IFEval's capital_word_frequency)."""
+    if text.islower():  # no upper-case character anywhere, so no upper-case token
+        return 0
+    return sum(_capital_tokens_in_sentence(s) for s in split_sentences(text) if not s.islower())
+
+
+def clear_caches(memos: bool = True) -> None:
+    """Forget cached results per text (for benchmarks and tests; results never go stale), and with `memos` also
+    the tables of sub-results (Punkt decisions per candidate context, capital-token counts per snippet)."""
+    split_sentences.cache_clear()
+    count_capital_words.cache_clear()
+    _capital_tokens_in_sentence.cache_clear()
+    if memos:
+        _capital_tokens.cache_clear()
+        if _punkt is not None:
+            _punkt._decisions.clear()

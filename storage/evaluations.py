@@ -1,0 +1,64 @@
+"""Evaluations: one eval suite's results on one model (a stored checkpoint or a model spec)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from lab.errors import LabError
+from storage.db import now, read_session, to_record, write_session
+from storage.models import Evaluation
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    id: int
+    run_id: int
+    checkpoint_id: int | None
+    model: str
+    suite: str
+    results: dict[str, Any]
+    created_at: float
+
+
+def add_evaluation(
+    run_id: int, model: str, suite: str, results: Mapping[str, Any], checkpoint_id: int | None = None
+) -> int:
+    with write_session() as session:
+        evaluation = Evaluation(
+            run_id=run_id,
+            checkpoint_id=checkpoint_id,
+            model=str(model),
+            suite=str(suite),
+            results=dict(results),
+            created_at=now(),
+        )
+        session.add(evaluation)
+        session.flush()
+        return evaluation.id
+
+
+def get_evaluation(evaluation_id: int) -> EvaluationRecord:
+    with read_session() as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        if evaluation is None:
+            raise LabError(f"no evaluation with id {evaluation_id}", field="evaluation")
+        return to_record(EvaluationRecord, evaluation)
+
+
+def list_evaluations(
+    run_id: int | None = None, checkpoint_id: int | None = None, suite: str | None = None, limit: int = 500
+) -> list[EvaluationRecord]:
+    """Newest first, filtered by any of run, checkpoint and suite."""
+    query = select(Evaluation).order_by(Evaluation.id.desc()).limit(limit)
+    if run_id is not None:
+        query = query.where(Evaluation.run_id == run_id)
+    if checkpoint_id is not None:
+        query = query.where(Evaluation.checkpoint_id == checkpoint_id)
+    if suite:
+        query = query.where(Evaluation.suite == suite)
+    with read_session() as session:
+        return [to_record(EvaluationRecord, e) for e in session.scalars(query)]

@@ -1,0 +1,105 @@
+"""Generated math problems: right answers (re-solved independently), deterministic, train/probe disjoint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lab.errors import LabError
+from lab.math_problems import (
+    TEMPLATES,
+    answer_matches,
+    extract_boxed,
+    generate_math_problems,
+    normalise_answer,
+    problem_split,
+)
+
+
+def _nums(q: str) -> list[int]:
+    return [int(x) for x in re.findall(r"\d+", q)]
+
+
+# Independent solvers: read the numbers back out of the text, in order of appearance.
+SOLVERS = {
+    "distance": lambda n: n[0] * n[1],
+    "sharing": lambda n: n[0] // n[1],
+    "shopping": lambda n: n[0] * n[1] - n[2],
+    "savings": lambda n: n[0] * n[1] - n[2],
+    "recipe": lambda n: n[0] * n[2] // n[1],
+    "reading": lambda n: n[0] - n[1] * n[2],
+    "factory": lambda n: n[0] * n[1] * n[2],
+    "discount": lambda n: n[0] * (100 - n[1]) // 100,
+    "ages": lambda n: n[0] + n[1] + n[2],
+    "tickets": lambda n: n[0] * n[2] + n[1] * n[3],
+    "fence": lambda n: 2 * (n[0] + n[1]) * n[2],
+    "bus": lambda n: n[0] - n[1] + n[2] - n[3],
+}
+
+
+def test_answers_are_right_integers_and_steps_cover_1_to_3() -> None:
+    problems = generate_math_problems(600, seed=3)
+    assert {p.template for p in problems} == set(TEMPLATES) == set(SOLVERS)
+    assert {p.steps for p in problems} == {1, 2, 3}
+    for p in problems:
+        assert isinstance(p.answer, int) and p.answer >= 0
+        assert SOLVERS[p.template](_nums(p.question)) == p.answer, p.question
+        assert "\\boxed{}" in p.prompt and p.prompt.startswith(p.question)
+
+
+def test_deterministic_distinct_and_seeded() -> None:
+    a = generate_math_problems(200, seed=11)
+    assert a == generate_math_problems(200, seed=11)
+    assert len({p.question for p in a}) == 200 and len({p.id for p in a}) == 200
+    assert [p.question for p in a] != [p.question for p in generate_math_problems(200, seed=12)]
+    assert generate_math_problems(50, seed=11) == a[:50]  # a prefix does not depend on n
+
+
+def test_train_and_probe_are_disjoint_by_construction() -> None:
+    train = {p.question for s in range(3) for p in generate_math_problems(400, seed=s, split="train")}
+    probe = {p.question for s in range(3) for p in generate_math_problems(150, seed=s, split="probe")}
+    assert train and probe and not train & probe
+    assert all(problem_split(q) == "train" for q in train) and all(problem_split(q) == "probe" for q in probe)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(LabError) as err:
+        generate_math_problems(5, split="test")
+    assert err.value.field == "split" and "probe" in str(err.value)
+    with pytest.raises(LabError) as err:
+        generate_math_problems(-1)
+    assert err.value.field == "n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("so \\boxed{42}.", "42"),
+        ("first \\boxed{1} then \\boxed{ 7 }", " 7 "),
+        ("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
+        ("no box here", None),
+        ("\\boxed{unclosed", None),
+        ("\\boxed{3} and an unclosed \\boxed{4", "3"),
+        ("\\fbox{9}", "9"),
+    ],
+)
+def test_extract_boxed(text: str, expected: str | None) -> None:
+    assert extract_boxed(text) == expected
+
+
+def test_answer_matching() -> None:
+    assert normalise_answer(" 1,234 ") == "1234" and normalise_answer("$56$") == "56"
+    assert normalise_answer("\\text{12}") == "12" and normalise_answer("7.0") == "7"
+    assert answer_matches("The answer is \\boxed{1,234}.", 1234) == (True, "1,234")
+    assert answer_matches("\\boxed{12} no wait \\boxed{13}", "12") == (False, "13")
+    assert answer_matches("12", "12") == (False, None)  # must be boxed
+    assert answer_matches("\\boxed{12.5}", "12") == (False, "12.5")
+
+
+def test_rows_have_the_curriculum_shape() -> None:
+    p = generate_math_problems(1, seed=0)[0]
+    row = p.as_row()
+    assert row["source"] == "math" and row["answer"] == str(p.answer)
+    assert row["instruction_id_list"] == [] and row["kwargs"] == [] and row["level"] == 0
+    assert row["prompt"] == p.prompt

@@ -1,0 +1,182 @@
+"""The reward_model job: pseudo-labelled pairs, AUC, the scorer's input shape, refusals, and a real tiny-model fit."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lab.errors import LabError
+from tests.recording_context import RecordingContext
+from training.registry import parse_config
+from training.rm_pairs import accuracy, build_pairs, group_rows, roc_auc, split_by_group
+
+
+def brute_force_auc(labels: list[int], scores: list[float]) -> float:
+    pos = [s for s, y in zip(scores, labels, strict=True) if y == 1]
+    neg = [s for s, y in zip(scores, labels, strict=True) if y == 0]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in itertools.product(pos, neg))
+    return wins / (len(pos) * len(neg))
+
+
+@given(st.lists(st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 1.0])), min_size=2, max_size=60))
+def test_auc_equals_the_pairwise_count_with_ties(items: list[tuple[int, float]]) -> None:
+    labels = [y for y, _ in items]
+    scores = [s for _, s in items]
+    if len(set(labels)) < 2:
+        assert roc_auc(labels, scores) is None
+    else:
+        assert roc_auc(labels, scores) == pytest.approx(brute_force_auc(labels, scores))
+
+
+def test_auc_and_accuracy_reference_points() -> None:
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert roc_auc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
+    assert roc_auc([0, 1], [0.5, 0.5]) == 0.5
+    rng = random.Random(0)
+    labels = [rng.randint(0, 1) for _ in range(2000)]
+    scores = [rng.random() for _ in labels]
+    assert abs(roc_auc(labels, scores) - 0.5) < 0.05
+    assert accuracy([1, 0, 1], [0.9, 0.4, 0.2]) == pytest.approx(2 / 3)
+
+
+def _row(group: str, ids: list[str], texts: list[str], kwargs: list[dict] | None = None) -> dict:
+    return {
+        "prompt": "task " + " ".join(texts), "task": "task", "group_id": group, "level": len(ids),
+        "instruction_id_list": ids, "constraints": texts, "kwargs": kwargs or [{} for _ in ids], "source": "curriculum",
+    }  # fmt: skip
+
+
+def test_pairs_positive_is_o_k_negative_is_o_k_minus_1() -> None:
+    ids = ["soft:tone", "punctuation:no_comma", "soft:audience"]
+    texts = ["Be cheerful.", "No commas.", "For children."]
+    rows = [_row("g", ids[:k], texts[:k]) for k in (1, 2, 3)]
+    responses = {("g", 0): "bare", ("g", 1): "one", ("g", 2): "two", ("g", 3): "three"}
+    kinds = {"soft:tone": "soft", "soft:audience": "soft", "punctuation:no_comma": "hard"}
+    pairs = build_pairs(group_rows(rows), responses, kinds.__getitem__)
+    got = {(p.level, p.label): (p.response, p.constraint, p.kind) for p in pairs}
+    assert got == {
+        (1, 1): ("one", "Be cheerful.", "soft"),
+        (1, 0): ("bare", "Be cheerful.", "soft"),  # level 1's negative: the answer to the bare task
+        (2, 1): ("two", "No commas.", "hard"),
+        (2, 0): ("one", "No commas.", "hard"),
+        (3, 1): ("three", "For children.", "soft"),
+        (3, 0): ("two", "For children.", "soft"),
+    }
+
+
+def test_pairs_skip_missing_identical_and_gapped_levels() -> None:
+    ids, texts = ["soft:tone", "soft:audience", "soft:genre"], ["a", "b", "c"]
+    rows = [_row("g", ids[:k], texts[:k]) for k in (1, 2, 3)] + [_row("h", ids[:2], texts[:2])]  # h lacks level 1
+    responses = {("g", 0): "x", ("g", 1): "x", ("g", 2): None, ("g", 3): "z", ("h", 1): "p", ("h", 2): "q"}
+    pairs = build_pairs(group_rows(rows), responses, lambda _: "soft")
+    assert pairs == []  # g1 == g0, g2 unusable (format failure) so g2 and g3 drop, h has no level 1
+
+
+def test_split_keeps_groups_apart_and_holds_out_about_the_fraction() -> None:
+    ids, texts = ["soft:tone", "soft:audience"], ["a", "b"]
+    rows = [_row(f"g{i}", ids[:k], texts[:k]) for i in range(20) for k in (1, 2)]
+    responses = {(f"g{i}", k): f"r{i}-{k}" for i in range(20) for k in (0, 1, 2)}
+    pairs = build_pairs(group_rows(rows), responses, lambda _: "soft")
+    train, held = split_by_group(pairs, 0.1, seed=0)
+    assert len(train) + len(held) == len(pairs) == 80
+    assert {p.group_id for p in train}.isdisjoint({p.group_id for p in held})
+    assert 8 <= len(held) <= 12
+    assert split_by_group(pairs, 0.1, seed=0) == (train, held)
+
+
+def test_encoded_input_keeps_the_constraint_when_the_response_is_cut(tiny_model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from lab.rm_scorer import RMTemplate, encode_pairs
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    template = RMTemplate(max_length=64)
+    (ids,) = encode_pairs(tokenizer, [("word " * 500, "Answer in French.")], template)
+    assert len(ids) <= 64
+    text = tokenizer.decode(ids)
+    assert text.startswith("Determine whether") and text.rstrip().endswith("Constraint: Answer in French.\n\nAdheres:")
+
+
+def test_scorer_probabilities_keep_input_order(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from lab.rm_scorer import RewardModelScorer
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    scorer = RewardModelScorer(model, AutoTokenizer.from_pretrained(tiny_model_dir), batch_size=2)
+    pairs = [("short", "c"), ("a much longer response " * 10, "c"), ("mid length text", "other")]
+    together = scorer.score(pairs)
+    alone = [scorer.score([p])[0] for p in pairs]
+    assert all(0.0 <= p <= 1.0 for p in together)
+    assert together == pytest.approx(alone, abs=1e-5)
+    assert scorer.score([]) == []
+
+
+def _dataset(tmp_path: Path, **values) -> Path:
+    from training.dataset import DatasetConfig
+    from training.dataset import run as run_dataset
+
+    config = parse_config(DatasetConfig, {"num_tasks": 6, "max_constraints": 3, "math_ratio": 0.2, **values})
+    return Path(run_dataset(config, RecordingContext(tmp_path / "dataset"))["path"])
+
+
+def test_bad_reward_model_configs_are_refused(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from training.reward_model import RewardModelConfig
+
+    good = {"dataset": str(_dataset(tmp_path)), "policy": str(tiny_model_dir), "init_from": str(tiny_model_dir)}
+    hard_only = _dataset(tmp_path / "h", soft_ratio=0.0, name="hard")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    cases = [
+        ({"dataset": str(hard_only)}, "dataset", "no soft constraints"),
+        ({"dataset": str(empty)}, "dataset", "empty"),
+        ({"dataset": str(tmp_path / "missing.jsonl")}, "dataset", "does not exist"),
+        ({"dataset": ""}, "dataset", "required"),
+        ({"policy": str(tmp_path / "no_such_checkpoint")}, "policy", "does not exist"),
+        ({"init_from": str(tmp_path / "no_such_checkpoint")}, "init_from", "does not exist"),
+        ({"epochs": 0}, "epochs", ">= 1"),
+        ({"held_out_fraction": 1.0}, "held_out_fraction", "between 0 and 1"),
+    ]
+    for values, field, words in cases:
+        with pytest.raises(LabError) as error:
+            parse_config(RewardModelConfig, {**good, **values})
+        assert error.value.field == field, values
+        assert words in str(error.value), (values, str(error.value))
+    parse_config(RewardModelConfig, good)
+
+
+def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from lab.reward import breakdown
+    from lab.rm_scorer import load_rm_scorer, read_rm_info
+    from training.reward_model import RESPONSES_FILE, RewardModelConfig
+    from training.reward_model import run as run_rm
+
+    config = parse_config(
+        RewardModelConfig,
+        {
+            "dataset": str(_dataset(tmp_path)), "policy": str(tiny_model_dir), "init_from": str(tiny_model_dir),
+            "max_new_tokens": 16, "epochs": 2, "batch_size": 4, "held_out_fraction": 0.3, "learning_rate": 1e-3,
+        },
+    )  # fmt: skip
+    ctx = RecordingContext(tmp_path / "rm")
+    result = run_rm(config, ctx)
+    (step, path, meta) = ctx.checkpoints[-1]
+    assert meta["type"] == "reward_model" and path == Path(result["path"])
+    assert 0.0 <= meta["held_out_accuracy"] <= 1.0 and meta["held_out_pairs"] > 0 and meta["hard_pairs"] > 0
+    assert "hard_agreement" in meta and "pseudo_label_hard_agreement" in meta
+    losses = [ctx.metrics[s]["rm/loss"] for s in sorted(ctx.metrics) if "rm/loss" in ctx.metrics[s]]
+    assert len(losses) == step
+    assert read_rm_info(path)["template"]["max_length"] == config.max_length
+    scorer = load_rm_scorer(path)
+    row = {"instruction_id_list": ["soft:tone"], "kwargs": [{"tone": "warm"}], "constraints": ["Use a warm tone."]}
+    result = breakdown(row, "What a lovely day!", soft_scorer=scorer)
+    assert result.results[0].kind == "soft" and 0.0 <= result.results[0].score <= 1.0
+    # The responses were cached: a resumed attempt does not generate them again.
+    cached = (ctx.work_dir / RESPONSES_FILE).read_text().splitlines()
+    assert len(cached) == len({(json.loads(c)["group_id"], json.loads(c)["level"]) for c in cached}) > 0

@@ -1,0 +1,266 @@
+"""The job CLI, `python -m training COMMAND`: submit, run, list, show, cancel, resume, logs, kinds.
+
+Configs come from a YAML file whose keys are the kind's config fields (`python -m training kinds KIND` lists
+them) and/or `--set key=value`. Mistakes print one line starting with "error:" and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+
+EXIT_USAGE = 2
+
+
+def _read_config(path: str | None, sets: Sequence[str]) -> dict[str, Any]:
+    import yaml
+
+    values: dict[str, Any] = {}
+    if path:
+        file = Path(path).expanduser()
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise LabError(f"cannot read {path}: {error.strerror}", field="config") from None
+        except yaml.YAMLError as error:
+            raise LabError(f"{path} is not valid YAML: {error}", field="config") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise LabError(f"{path} must be a mapping of config fields to values", field="config")
+        values.update(loaded or {})
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise LabError(f"--set needs key=value, got {item!r}", field="set")
+        try:
+            values[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            values[key.strip()] = raw
+    return values
+
+
+def _age(t: float | None) -> str:
+    if t is None:
+        return "-"
+    seconds = max(0, int(time.time() - t))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _progress(job: Any) -> str:
+    from training.context import eta_text
+
+    if job.progress_total:
+        text = f"{job.progress_current}/{job.progress_total}"
+        if job.status == "running":
+            text += f" eta {eta_text(job.eta_seconds)}"
+        return text
+    return str(job.progress_current or "-")
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from training.jobs import submit_job
+
+    job = submit_job(args.kind, _read_config(args.config, args.set), name=args.name)
+    print(f"queued job {job.id} (run {job.run_id}, {job.kind}); follow it with: python -m training logs {job.id} -f")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from training.jobs import run_in_foreground
+
+    job = run_in_foreground(args.kind, _read_config(args.config, args.set), name=args.name)
+    print(f"job {job.id} (run {job.run_id}) {job.status}" + (f": {job.error_message}" if job.error_message else ""))
+    return 0 if job.status == "succeeded" else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from storage import init_db, jobs
+
+    init_db()
+    rows = jobs.list_jobs(status=args.status, limit=args.limit)
+    if not rows:
+        print("no jobs")
+        return 0
+    print(f"{'ID':>5} {'RUN':>5} {'KIND':<14} {'STATUS':<11} {'TRY':>3} {'PROGRESS':<22} {'CREATED':<10}")
+    for job in rows:
+        print(
+            f"{job.id:>5} {job.run_id:>5} {job.kind:<14} {job.status:<11} {job.attempt:>3} "
+            f"{_progress(job):<22} {_age(job.created_at):<10}"
+        )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from storage import init_db, jobs, metrics, runs, samples
+
+    init_db()
+    job = jobs.get_job(args.job_id)
+    run = runs.get_run(job.run_id)
+    print(f"job {job.id}: {job.kind}, {job.status}, attempt {job.attempt} of run {run.id} ({run.name!r})")
+    if job.previous_job_id:
+        print(f"  resumes job {job.previous_job_id}")
+    print(f"  progress: {_progress(job)} {job.progress_message}".rstrip())
+    print(f"  created {_age(job.created_at)}, started {_age(job.started_at)}, finished {_age(job.finished_at)}")
+    print(f"  pid {job.pid or '-'} on {job.host or '-'}, last heartbeat {_age(job.heartbeat_at)}")
+    if job.cancel_requested and job.status == "running":
+        print("  cancel requested")
+    if job.error_message:
+        print(f"  error: {job.error_message}")
+    if job.result:
+        print(f"  result: {job.result}")
+    print(f"  log: {job.log_path}")
+    latest = metrics.latest_metrics(run.id)
+    if latest:
+        print("  latest metrics:")
+        for name, (step, value) in latest.items():
+            print(f"    {name} = {value} (step {step})")
+    print(f"  samples stored: {samples.count_samples(run.id)}")
+    print("  config:")
+    for line in yaml.safe_dump(job.config, sort_keys=False).splitlines():
+        print(f"    {line}")
+    if args.traceback and job.error_traceback:
+        print(job.error_traceback)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from training.jobs import cancel_job
+
+    job = cancel_job(args.job_id)
+    if job.status == "cancelled":
+        print(f"job {job.id} cancelled (it had not started)")
+    else:
+        print(f"job {job.id}: cancel requested; it stops after its current step")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from training.jobs import resume_job
+
+    job = resume_job(args.job_id)
+    print(f"queued job {job.id}: attempt {job.attempt} of run {job.run_id}, resuming job {args.job_id}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from storage import init_db, jobs
+
+    init_db()
+    job = jobs.get_job(args.job_id)
+    path = Path(job.log_path) if job.log_path else None
+    position = 0
+    while True:
+        if path is not None and path.exists():
+            with path.open("rb") as handle:
+                handle.seek(position)
+                chunk = handle.read()
+                position += len(chunk)
+            if chunk:
+                sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+                sys.stdout.flush()
+        if not args.follow:
+            break
+        finished = jobs.get_job(args.job_id).finished
+        if finished and (path is None or not path.exists() or path.stat().st_size <= position):
+            break
+        time.sleep(0.5)
+    if path is None or not path.exists():
+        if job.status == "queued":
+            print(f"job {job.id} is queued; its log starts when a worker picks it up", file=sys.stderr)
+        else:
+            print(f"job {job.id} has no log file (it ran in the foreground)", file=sys.stderr)
+    return 0
+
+
+def _type_name(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) if not typing.get_args(annotation) else None
+    return text or str(annotation).replace("typing.", "")
+
+
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from training.jobs import kind_for, load_plugin_kinds
+    from training.registry import all_kinds
+
+    load_plugin_kinds()
+    kinds = [kind_for(args.kind)] if args.kind else all_kinds()
+    for kind in kinds:
+        print(f"{kind.name}: {kind.help}")
+        hints = typing.get_type_hints(kind.config_cls)
+        for f in dataclasses.fields(kind.config_cls):
+            if f.default is not dataclasses.MISSING:
+                default = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            else:
+                default = "(required)"
+            print(f"  {f.name} ({_type_name(hints[f.name])}, default {default!r}): {f.metadata.get('help', '')}")
+        print()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def config_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("kind", help="job kind (see `kinds`)")
+        p.add_argument("--config", "-c", help="YAML file of config fields")
+        p.add_argument("--set", "-s", action="append", default=[], metavar="KEY=VALUE", help="set one field")
+        p.add_argument("--name", help="run name (default: kind and time)")
+
+    p = sub.add_parser("submit", help="queue a job for the worker")
+    config_args(p)
+    p.set_defaults(func=cmd_submit)
+    p = sub.add_parser("run", help="run a job here in the foreground (same checks and code as the worker)")
+    config_args(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("list", help="list jobs, newest first")
+    p.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled", "interrupted"])
+    p.add_argument("--limit", type=int, default=30)
+    p.set_defaults(func=cmd_list)
+    for name, func, text in (
+        ("show", cmd_show, "show a job's state, progress, error, latest metrics and config"),
+        ("cancel", cmd_cancel, "cancel a queued or running job (partial results are kept)"),
+        ("resume", cmd_resume, "queue a new attempt of an interrupted, cancelled or failed job"),
+        ("logs", cmd_logs, "print a job's log"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("job_id", type=int, metavar="ID")
+        p.set_defaults(func=func)
+        if name == "logs":
+            p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
+        if name == "show":
+            p.add_argument("--traceback", action="store_true", help="print the error's traceback")
+    p = sub.add_parser("kinds", help="list job kinds and their config fields (the YAML keys)")
+    p.add_argument("kind", nargs="?")
+    p.set_defaults(func=cmd_kinds)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one line, not a traceback; LAB_DEBUG=1 shows it
+        if os.environ.get("LAB_DEBUG"):
+            raise
+        print(f"error: {type(error).__name__}: {error} (set LAB_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,261 @@
+"""The "generate" job: a model × a prompt set → responses with their reward breakdowns, stored as samples.
+
+Batched generation with progress per batch. Each finished batch is saved (samples, metrics, resume state)
+in one transaction, so a resumed attempt starts at the first unfinished batch: no repeats, no gaps.
+Batch b uses seed + b, so a resumed run generates what an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from training.registry import JobContext, JobKind, register_kind
+
+PROMPT_SOURCES = (
+    "'suite:heldout-if' or 'suite:math-probe' (built-in eval suites), 'seed:heldout' or 'seed:train' (shipped "
+    "seed tasks, no constraints), 'dataset:<id>' (a stored dataset), or a path to a .jsonl file of dataset rows "
+    "({prompt, instruction_id_list, kwargs, constraints, level, source})"
+)
+
+
+@dataclass
+class GenerateConfig:
+    # --- what to generate with
+    model: str = field(
+        default="bundled",
+        metadata={"help": "Model spec: 'bundled' (SmolLM2-135M-Instruct), a local checkpoint folder, or a hub id."},
+    )
+    checkpoint: int | None = field(
+        default=None, metadata={"help": "ID of a stored checkpoint to generate with; overrides `model` when set."}
+    )
+    trust_remote_code: bool = field(default=False, metadata={"help": "Run a checkpoint's own Python code."})
+    # --- what to answer
+    prompts: str = field(default="suite:heldout-if", metadata={"help": f"Prompt set: {PROMPT_SOURCES}."})
+    limit: int | None = field(default=None, metadata={"help": "Use only the first N prompts (empty = all)."})
+    # --- generation
+    batch_size: int = field(default=8, metadata={"help": "Prompts generated together; progress is per batch."})
+    max_new_tokens: int = field(default=256, metadata={"help": "Longest response, in tokens."})
+    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature; 0 = greedy."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass, in (0, 1]."})
+    seed: int = field(default=0, metadata={"help": "Random seed; batch b samples with seed + b."})
+    # --- scoring
+    reward_model: int | None = field(
+        default=None,
+        metadata={"help": "ID of a stored reward-model checkpoint to score soft constraints (empty = hard only)."},
+    )
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise LabError(f"must be >= 1, got {self.batch_size}", field="batch_size")
+        if self.max_new_tokens < 1:
+            raise LabError(f"must be >= 1, got {self.max_new_tokens}", field="max_new_tokens")
+        if self.temperature < 0:
+            raise LabError(f"must be >= 0 (0 = greedy), got {self.temperature}", field="temperature")
+        if not 0 < self.top_p <= 1:
+            raise LabError(f"must be in (0, 1], got {self.top_p}", field="top_p")
+        if self.limit is not None and self.limit < 1:
+            raise LabError(f"must be >= 1 or empty for all prompts, got {self.limit}", field="limit")
+        if self.checkpoint is not None:
+            _checkpoint_folder(self.checkpoint, "checkpoint")
+        else:
+            from lab.models import resolve_model_spec
+
+            resolve_model_spec(self.model)
+        if self.reward_model is not None:
+            _checkpoint_folder(self.reward_model, "reward_model")
+        _check_prompt_source(self.prompts)
+
+    def model_spec(self) -> str:
+        return str(_checkpoint_folder(self.checkpoint, "checkpoint")) if self.checkpoint is not None else self.model
+
+
+def _checkpoint_folder(checkpoint_id: int, field_name: str) -> Path:
+    from storage import checkpoints, init_db
+
+    init_db()
+    try:
+        record = checkpoints.get_checkpoint(checkpoint_id)
+    except LabError:
+        raise LabError(f"no stored checkpoint with id {checkpoint_id}", field=field_name) from None
+    if not record.exists:
+        raise LabError(f"checkpoint {checkpoint_id}'s folder {record.path} no longer exists", field=field_name)
+    return Path(record.path)
+
+
+# ---------------------------------------------------------------- prompt sets
+
+
+def _check_prompt_source(source: str) -> None:
+    """Cheap checks at submit time (the set itself is built when the job runs)."""
+    text = (source or "").strip()
+    prefix, _, rest = text.partition(":")
+    if prefix == "suite":
+        from lab.eval_suites import BUILTIN_SUITES
+
+        if rest not in BUILTIN_SUITES:
+            raise LabError(f"unknown suite {rest!r}; allowed: {', '.join(BUILTIN_SUITES)}", field="prompts")
+    elif prefix == "seed":
+        if rest not in ("heldout", "train"):
+            raise LabError(f"unknown seed set {rest!r}; allowed: heldout, train", field="prompts")
+    elif prefix == "dataset":
+        _dataset_path(rest)
+    elif not Path(text).expanduser().is_file():
+        raise LabError(f"{text!r} is neither a prompt set nor an existing file; use {PROMPT_SOURCES}", field="prompts")
+
+
+def _dataset_path(dataset_id: str) -> Path:
+    from storage import datasets, init_db
+
+    init_db()
+    try:
+        record = datasets.get_dataset(int(dataset_id))
+    except (ValueError, LabError):
+        raise LabError(f"no stored dataset with id {dataset_id!r}", field="prompts") from None
+    path = Path(record.path)
+    if not path.is_file():
+        raise LabError(f"dataset {record.label}'s file {path} no longer exists", field="prompts")
+    return path
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.expanduser().open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise LabError(f"{path.name} line {line_no} is not JSON: {error.msg}", field="prompts") from None
+            if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+                raise LabError(f"{path.name} line {line_no} needs a non-empty string 'prompt'", field="prompts")
+            rows.append(row)
+    if not rows:
+        raise LabError(f"{path.name} has no rows", field="prompts")
+    return rows
+
+
+def prompt_rows(source: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """The rows a prompt source names, in a fixed order (resumes rely on it)."""
+    text = source.strip()
+    prefix, _, rest = text.partition(":")
+    if prefix == "suite":
+        from lab.eval_suites import load_suite
+
+        rows = [item.row() for item in load_suite(rest).items]
+    elif prefix == "seed":
+        from lab.seeds import load_heldout_tasks, load_seed_tasks
+
+        tasks = load_heldout_tasks() if rest == "heldout" else load_seed_tasks()
+        rows = [{"key": t.id, "prompt": t.task, "source": f"seed:{rest}", "instruction_id_list": []} for t in tasks]
+    elif prefix == "dataset":
+        rows = _read_rows(_dataset_path(rest))
+    else:
+        rows = _read_rows(Path(text))
+    return rows[:limit] if limit else rows
+
+
+def _fingerprint(rows: list[dict[str, Any]]) -> str:
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _batch_metrics(breakdowns: list[Any], responses: list[str], seconds: float) -> dict[str, float]:
+    values: dict[str, float] = {"time/batch_s": seconds}
+    rewards = [b.reward for b in breakdowns if b.reward is not None]
+    if rewards:
+        values["reward/mean"] = sum(rewards) / len(rewards)
+    values["response/chars"] = sum(len(r) for r in responses) / max(1, len(responses))
+    values["format/ok_rate"] = sum(1 for b in breakdowns if b.format_ok) / max(1, len(breakdowns))
+    for kind in ("hard", "soft"):
+        scored = [r for b in breakdowns for r in b.results if r.kind == kind and r.scored]
+        if scored:
+            values[f"{kind}/pass_rate"] = sum(1 for r in scored if r.passed) / len(scored)
+    return values
+
+
+def run(config: GenerateConfig, ctx: JobContext) -> dict[str, Any]:
+    from lab.models import generate_batch, load_model
+    from lab.reward import breakdown_batch
+
+    rows = prompt_rows(config.prompts, config.limit)
+    fingerprint = _fingerprint(rows)
+    state = dict(ctx.resume_state())
+    if state and state.get("fingerprint") != fingerprint:
+        raise LabError("the prompt set changed since the first attempt; submit a new job instead", field="prompts")
+    batches = [rows[i : i + config.batch_size] for i in range(0, len(rows), config.batch_size)]
+    start = int(state.get("next_batch", 0))
+    reward_sum, reward_n = float(state.get("reward_sum", 0.0)), int(state.get("reward_n", 0))
+    ctx.progress(start, len(batches), "loading the model")
+    loaded = load_model(config.model_spec(), trust_remote_code=config.trust_remote_code)
+    scorer = None
+    if config.reward_model is not None:
+        from lab.rm_scorer import load_rm_scorer
+
+        scorer = load_rm_scorer(_checkpoint_folder(config.reward_model, "reward_model"))
+    done = start
+    if start:
+        print(f"resuming at batch {start + 1} of {len(batches)}", flush=True)
+    for b in range(start, len(batches)):
+        if ctx.should_stop():
+            break
+        batch = batches[b]
+        t0 = time.monotonic()
+        responses = generate_batch(
+            loaded,
+            [row["prompt"] for row in batch],
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            seed=config.seed + b,
+            batch_size=config.batch_size,
+        )
+        breakdowns = breakdown_batch(batch, responses, soft_scorer=scorer)
+        step = b + 1
+        ctx.log_samples(
+            step,
+            [
+                {
+                    "prompt": row["prompt"],
+                    "response": response,
+                    "breakdown": bd.to_dict(),
+                    "reward": bd.reward,
+                    "meta": {"index": b * config.batch_size + i, "key": row.get("key"), "level": row.get("level")},
+                }
+                for i, (row, response, bd) in enumerate(zip(batch, responses, breakdowns, strict=True))
+            ],
+        )
+        ctx.log_metrics(step, _batch_metrics(breakdowns, responses, time.monotonic() - t0))
+        scored = [bd.reward for bd in breakdowns if bd.reward is not None]
+        reward_sum, reward_n = reward_sum + sum(scored), reward_n + len(scored)
+        # The batch's rows and the state that says "done up to here" commit together.
+        ctx.save_state(
+            {"fingerprint": fingerprint, "next_batch": b + 1, "reward_sum": reward_sum, "reward_n": reward_n}
+        )
+        ctx.progress(b + 1, len(batches), f"batch {b + 1} of {len(batches)}")
+        done = b + 1
+    return {
+        "prompts": len(rows),
+        "batches": len(batches),
+        "batches_done": done,
+        "mean_reward": reward_sum / reward_n if reward_n else None,
+        "scored": reward_n,
+    }
+
+
+register_kind(
+    JobKind(
+        name="generate",
+        config_cls=GenerateConfig,
+        run=run,
+        help="Generate responses for a prompt set with a model or checkpoint and store them with reward breakdowns.",
+    )
+)

@@ -1,0 +1,378 @@
+"""The `grpo` job: TRL's GRPOTrainer on a curriculum dataset; reward = mean over constraints (hard 0/1, soft =
+RM probability), math exact match, 0 for an unclosed think block. Metrics, samples and checkpoints go to storage.
+
+`python -m training run grpo --config FILE.yaml`. Multi-GPU: set num_processes > 1 (the job re-launches
+itself under `accelerate launch`, see training/grpo_launch.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from lab.errors import LabError
+from training import refs
+from training.registry import JobContext, JobKind, register_kind
+
+OUTPUT_SUBDIR = "grpo"
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+
+
+@dataclass
+class GRPOJobConfig:
+    """GRPO (TRL GRPOTrainer) on a curriculum dataset with constraint rewards; LoRA by default."""
+
+    # Model, data, reward
+    model: str = field(
+        default="bundled",
+        metadata={"help": "Policy to train: 'bundled', a folder, a hub id, a checkpoint id or 'run:<id>'."},
+    )
+    dataset: str = field(
+        default="", metadata={"help": "Training rows: a stored dataset id, 'run:<id>' of a dataset run, or a file."}
+    )
+    reward_model: str = field(
+        default="",
+        metadata={"help": "Soft-constraint RM: checkpoint id, 'run:<id>' or folder; empty = hard constraints only."},
+    )
+    hard_mode: Literal["strict", "loose"] = field(
+        default="strict", metadata={"help": "IFEval verdict that scores hard constraints during training."}
+    )
+    # Schedule
+    steps: int = field(default=50, metadata={"help": "Optimizer steps (each: prompts_per_step x group_size rollouts)."})
+    prompts_per_step: int = field(default=4, metadata={"help": "Distinct prompts per step."})
+    group_size: int = field(default=4, metadata={"help": "Completions per prompt (GRPO's group; the paper: 5)."})
+    learning_rate: float = field(default=1e-5, metadata={"help": "Constant learning rate (paper: 1e-6 full FT)."})
+    beta: float = field(default=0.0, metadata={"help": "KL coefficient; 0 = no reference model (the paper's setting)."})
+    epsilon: float = field(default=0.2, metadata={"help": "PPO clip range."})
+    loss_type: str = field(default="dapo", metadata={"help": f"TRL loss: one of {', '.join(LOSS_TYPES)}."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01)."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (paper: 1.0)."})
+    seed: int = field(default=0, metadata={"help": "Random seed (data order, sampling, LoRA init)."})
+    # Generation
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the rollouts (paper: 1.0)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass of the rollouts, in (0, 1]."})
+    max_completion_length: int = field(default=256, metadata={"help": "Longest rollout, in tokens."})
+    use_vllm: Literal["auto", "on", "off"] = field(
+        default="auto", metadata={"help": "vLLM generation: auto = on when CUDA and vllm are present."}
+    )
+    # Parameter-efficient training
+    lora: bool = field(
+        default=True, metadata={"help": "Train LoRA adapters (checkpoints are adapters) or all weights."}
+    )
+    lora_rank: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / rank)."})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Trade compute for memory (slower; for long completions on GPU)."}
+    )
+    # Checkpoints, logging, scale-out
+    save_every: int = field(
+        default=25, metadata={"help": "Save and register a checkpoint every N steps (and at the end)."}
+    )
+    sample_every: int = field(
+        default=5, metadata={"help": "Store completions with breakdowns every K steps (0 = never)."}
+    )
+    samples_per_log: int = field(default=4, metadata={"help": "Completions stored each time."})
+    num_processes: int = field(
+        default=1, metadata={"help": "Processes (GPUs) for `accelerate launch`; 1 = in the job's own process."}
+    )
+    trust_remote_code: bool = field(default=False, metadata={"help": "Run a checkpoint's own Python code."})
+
+    def validate(self) -> None:
+        for name in ("steps", "prompts_per_step", "max_completion_length", "save_every", "lora_rank", "lora_alpha"):
+            if getattr(self, name) < 1:
+                raise LabError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        if self.group_size < 2:
+            raise LabError(
+                f"must be >= 2 (GRPO compares completions within a group), got {self.group_size}", "group_size"
+            )
+        for name in ("sample_every", "samples_per_log", "beta", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise LabError(f"must be >= 0, got {getattr(self, name)}", field=name)
+        if self.learning_rate <= 0:
+            raise LabError(f"must be > 0, got {self.learning_rate}", field="learning_rate")
+        if self.temperature <= 0:
+            raise LabError(
+                f"must be > 0 (GRPO needs different completions per group), got {self.temperature}", "temperature"
+            )
+        if not 0 < self.top_p <= 1:
+            raise LabError(f"must be in (0, 1], got {self.top_p}", field="top_p")
+        if self.loss_type not in LOSS_TYPES:
+            raise LabError(f"must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}", field="loss_type")
+        if self.num_processes < 1:
+            raise LabError(f"must be >= 1, got {self.num_processes}", field="num_processes")
+        if (self.prompts_per_step * self.group_size) % self.num_processes:
+            raise LabError(
+                f"prompts_per_step x group_size ({self.prompts_per_step * self.group_size}) must divide evenly "
+                f"over num_processes ({self.num_processes})",
+                field="num_processes",
+            )
+        if self.use_vllm == "on" and not vllm_available():
+            raise LabError(
+                "vLLM needs a CUDA GPU and the vllm package (requirements-gpu.txt); use auto or off", "use_vllm"
+            )
+        if refs.run_ref(self.model) is not None:
+            refs.check_run_ref(self.model, "grpo", "model")
+        else:
+            refs.resolve_model(self.model, "model")
+        if refs.run_ref(self.dataset) is not None:
+            refs.check_run_ref(self.dataset, "dataset", "dataset")
+        else:
+            check_grpo_dataset(refs.read_rows(refs.resolve_dataset(self.dataset)))
+        if self.reward_model.strip():
+            if refs.run_ref(self.reward_model) is not None:
+                refs.check_run_ref(self.reward_model, "reward_model", "reward_model")
+            else:
+                from lab.rm_scorer import read_rm_info
+
+                read_rm_info(refs.resolve_checkpoint(self.reward_model, "reward_model"))
+
+
+def vllm_available() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_grpo_dataset(rows: list[dict[str, Any]]) -> None:
+    """Refuse a dataset with nothing to reward: no rows, or rows with neither constraints nor a math answer."""
+    if not rows:
+        raise LabError("the dataset is empty", field="dataset")
+    rewarded = [r for r in rows if r.get("instruction_id_list") or (r.get("source") == "math" and r.get("answer"))]
+    if not rewarded:
+        raise LabError("no row has constraints or a math answer, so no reward can be computed", field="dataset")
+    missing = next((i for i, r in enumerate(rows) if not str(r.get("prompt") or "").strip()), None)
+    if missing is not None:
+        raise LabError(f"row {missing + 1} has no prompt", field="dataset")
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def rewardable(row: dict[str, Any], soft_scored: bool) -> bool:
+    """Whether the reward can score this row: a math answer, a hard constraint, or a soft one with an RM."""
+    if row.get("source") == "math" and row.get("answer"):
+        return True
+    if soft_scored:
+        return bool(row.get("instruction_id_list"))
+    from lab.constraints.registry import get_type
+
+    return any(get_type(t).kind == "hard" for t in row.get("instruction_id_list") or [])
+
+
+def training_rows(rows: list[dict[str, Any]], chat: bool, soft_scored: bool) -> dict[str, list[Any]]:
+    """Columns for a datasets.Dataset, without rows nothing can score (soft-only rows when there is no RM:
+    they would cost rollouts and teach nothing). kwargs travel as JSON text: Arrow would merge every row's
+    parameter names into one struct type (and fail on mixed value types); lab.reward parses the JSON back."""
+    rows = [r for r in rows if rewardable(r, soft_scored)]
+    if not rows:
+        raise LabError(
+            "no row can be rewarded: every row has only soft constraints and no reward_model is set", "dataset"
+        )
+    return {
+        "prompt": [[{"role": "user", "content": r["prompt"]}] if chat else r["prompt"] for r in rows],
+        "instruction_id_list": [list(r.get("instruction_id_list") or []) for r in rows],
+        "kwargs": [json.dumps(r.get("kwargs") or [], sort_keys=True) for r in rows],
+        "constraints": [list(r.get("constraints") or []) for r in rows],
+        "source": [str(r.get("source") or "") for r in rows],
+        "answer": [None if r.get("answer") is None else str(r["answer"]) for r in rows],
+        "level": [int(r.get("level") or 0) for r in rows],
+        "group_id": [str(r.get("group_id") or "") for r in rows],
+    }
+
+
+def base_spec(model_ref: str) -> str:
+    """The spec a LoRA checkpoint records as its base: stable across $LAB_HOME moves for the bundled model."""
+    from lab.models import resolve_model_spec
+
+    source = resolve_model_spec(model_ref)
+    return source.spec if source.kind in ("bundled", "hub") else str(Path(source.location).resolve())
+
+
+def load_policy(spec: str, work_dir: Path, trust_remote_code: bool) -> tuple[Any, Any, str]:
+    """A private (uncached, trainable) copy of the policy, its tokenizer and the base spec checkpoints record.
+
+    An adapter checkpoint is merged into its base and saved once under the run folder, so new adapters trained
+    on top of it have a plain base folder to load against.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lab.models import ensure_bundled_checkpoint, resolve_model_spec
+
+    source = resolve_model_spec(spec)
+    if source.kind == "bundled" or (source.base is not None and source.base.kind == "bundled"):
+        ensure_bundled_checkpoint()
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code}
+    if source.kind == "adapter":
+        from peft import PeftModel
+
+        merged_dir = work_dir / "base-merged"
+        if not (merged_dir / "config.json").is_file():
+            base = AutoModelForCausalLM.from_pretrained(source.base.location, **kwargs)
+            merged = PeftModel.from_pretrained(base, source.location).merge_and_unload()
+            merged.save_pretrained(merged_dir)
+            AutoTokenizer.from_pretrained(source.location).save_pretrained(merged_dir)
+        spec = str(merged_dir)
+        source = resolve_model_spec(spec)
+    model = AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer, base_spec(spec)
+
+
+def trl_args(config: GRPOJobConfig, output_dir: Path) -> Any:
+    """The GRPOConfig of a job: one optimizer step = prompts_per_step prompts x group_size completions."""
+    import torch
+    from trl import GRPOConfig
+
+    cuda = torch.cuda.is_available()
+    use_vllm = config.use_vllm == "on" or (config.use_vllm == "auto" and vllm_available())
+    return GRPOConfig(
+        output_dir=str(output_dir),
+        use_cpu=not cuda,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        per_device_train_batch_size=config.prompts_per_step * config.group_size // config.num_processes,
+        gradient_accumulation_steps=1,
+        num_generations=config.group_size,
+        max_completion_length=config.max_completion_length,
+        temperature=config.temperature,
+        top_p=config.top_p,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="constant",
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        beta=config.beta,
+        epsilon=config.epsilon,
+        loss_type=config.loss_type,
+        scale_rewards="group",
+        max_steps=config.steps,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=config.save_every,
+        seed=config.seed,
+        data_seed=config.seed,
+        activation_checkpointing=config.gradient_checkpointing,
+        use_vllm=use_vllm,
+        vllm_mode="colocate",
+        report_to=[],
+        disable_tqdm=True,
+        log_completions=False,
+        dataloader_num_workers=0,
+    )
+
+
+def reward_function(config: GRPOJobConfig) -> tuple[Any, Any]:
+    """(TRL reward function, soft scorer or None)."""
+    from lab.trl_reward import make_trl_reward
+
+    scorer = None
+    if config.reward_model.strip():
+        from lab.rm_scorer import load_rm_scorer
+
+        scorer = load_rm_scorer(refs.resolve_checkpoint(config.reward_model, "reward_model"))
+    return make_trl_reward(soft_scorer=scorer, hard_mode=config.hard_mode), scorer
+
+
+def resume_checkpoint(ctx: JobContext, output_dir: Path) -> Path | None:
+    """The newest Trainer checkpoint of this run that can be resumed (it has trainer_state.json)."""
+    last = ctx.last_checkpoint()
+    if last is not None and (Path(last[1]) / "trainer_state.json").is_file():
+        return Path(last[1])
+    candidates = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    candidates = [p for p in candidates if (p / "trainer_state.json").is_file()]
+    return candidates[-1] if candidates else None
+
+
+def build_trainer(config: GRPOJobConfig, ctx: JobContext, output_dir: Path) -> tuple[Any, Any]:
+    """(GRPOTrainer, StorageCallback) for the job; also used by the overhead benchmark."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import GRPOTrainer
+
+    from lab.reward import breakdown
+    from training.grpo_callbacks import CompletionRecorder, StorageCallback
+
+    rows = refs.read_rows(refs.resolve_dataset(config.dataset))
+    check_grpo_dataset(rows)
+    model, tokenizer, base = load_policy(refs.resolve_model(config.model), Path(ctx.work_dir), config.trust_remote_code)
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    reward_func, scorer = reward_function(config)
+    train_dataset = Dataset.from_dict(training_rows(rows, chat, soft_scored=scorer is not None))
+    recorder = CompletionRecorder(reward_func)
+    peft_config = None
+    if config.lora:
+        peft_config = LoraConfig(
+            r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules="all-linear",
+            task_type="CAUSAL_LM",
+        )  # fmt: skip
+    info = {
+        "kind": "grpo", "type": "lora" if config.lora else "full", "base": base, "run_id": ctx.run_id,
+        "reward_model": config.reward_model or None,
+    }  # fmt: skip
+    callback = StorageCallback(
+        ctx,
+        recorder,
+        lambda row, response: breakdown(row, response, scorer, hard_mode=config.hard_mode),
+        info,
+        config.sample_every,
+        config.samples_per_log,
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[recorder],
+        args=trl_args(config, output_dir),
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[callback],
+    )
+    return trainer, callback
+
+
+def run(config: GRPOJobConfig, ctx: JobContext) -> dict[str, Any]:
+    waits = [(config.dataset, "dataset"), (config.reward_model, "reward_model"), (config.model, "model")]
+    if not refs.await_run_refs(waits, ctx.should_stop):
+        return {"stopped": "before start"}
+    if config.num_processes > 1:
+        from training.grpo_launch import run_distributed
+
+        return run_distributed(config, ctx)
+    output_dir = Path(ctx.work_dir) / OUTPUT_SUBDIR
+    output_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    ctx.progress(0, config.steps, "loading the policy, reward and data")
+    trainer, callback = build_trainer(config, ctx, output_dir)
+    resume = resume_checkpoint(ctx, output_dir)
+    if resume is not None:
+        ctx.progress(int(resume.name.split("-")[-1]), config.steps, f"resuming from {resume.name}")
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    step = trainer.state.global_step
+    if not callback.registered or callback.registered[-1][0] != step:
+        # Resumed at the last step (nothing to train) or stopped between saves: make sure a checkpoint exists.
+        if not (output_dir / f"checkpoint-{step}").is_dir():
+            trainer._save_checkpoint(trainer.model, trial=None)
+        callback.on_save(trainer.args, trainer.state, trainer.control)
+    result = {
+        "steps": step,
+        "checkpoints": [cid for _, cid in callback.registered],
+        "final_checkpoint": str(output_dir / f"checkpoint-{step}"),
+        "stopped": callback.stopped_by_request,
+        **{k: v for k, v in callback.last_logs.items() if k in ("reward", "reward_std", "train_runtime")},
+    }
+    return result
+
+
+def config_dict(config: GRPOJobConfig) -> dict[str, Any]:
+    return asdict(config)
+
+
+register_kind(JobKind(name="grpo", config_cls=GRPOJobConfig, run=run, help=GRPOJobConfig.__doc__ or ""))

@@ -1,0 +1,80 @@
+"""Submitting, resuming and cancelling jobs: what the UI and the CLI call. Configs are checked here, so a bad
+config is refused with a LabError naming the field and nothing is queued.
+
+Extra job kinds (plug-ins, test kinds) are modules named in $LAB_JOB_MODULES (comma-separated) that call
+training.registry.register_kind when imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from lab.errors import LabError
+from storage import init_db
+from storage import jobs as job_store
+from storage.jobs import JobRecord
+from training.registry import JobKind, config_to_dict, get_kind, parse_config
+
+PLUGIN_ENV = "LAB_JOB_MODULES"
+
+
+def load_plugin_kinds() -> None:
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(","))):
+        importlib.import_module(module)
+
+
+def kind_for(name: str) -> JobKind:
+    load_plugin_kinds()
+    return get_kind(name)
+
+
+def check_config(kind: str, values: Mapping[str, Any] | None) -> tuple[JobKind, dict[str, Any]]:
+    """Validate values for a kind; return the kind and the full config (defaults filled in) as a dict."""
+    job_kind = kind_for(kind)
+    config = parse_config(job_kind.config_cls, values)
+    return job_kind, config_to_dict(config)
+
+
+def submit_job(kind: str, values: Mapping[str, Any] | None = None, name: str | None = None) -> JobRecord:
+    """Queue a new run's first job for the worker."""
+    init_db()
+    job_kind, config = check_config(kind, values)
+    return job_store.create_job(job_kind.name, config, name=_clean_name(name))
+
+
+def resume_job(job_id: int) -> JobRecord:
+    """Queue the next attempt of an interrupted, cancelled or failed job; it continues from the run's saved
+    state / last checkpoint. The config is checked again (a checkpoint it names may have been deleted)."""
+    init_db()
+    old = job_store.get_job(job_id)
+    check_config(old.kind, old.config)
+    return job_store.create_resume_job(job_id)
+
+
+def cancel_job(job_id: int) -> JobRecord:
+    init_db()
+    return job_store.request_cancel(job_id)
+
+
+def run_in_foreground(kind: str, values: Mapping[str, Any] | None = None, name: str | None = None) -> JobRecord:
+    """Create a job claimed by this process and run it here (the CLI's `run`): same checks, same code path
+    as the worker, without the queue."""
+    from training.run_job import execute
+
+    init_db()
+    job_kind, config = check_config(kind, values)
+    job = job_store.create_job(job_kind.name, config, name=_clean_name(name), claim_pid=os.getpid())
+    execute(job.id, exit_when_lost=True)
+    return job_store.get_job(job.id)
+
+
+def _clean_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    name = name.strip()
+    if not name:
+        raise LabError("a run name must not be empty", field="name")
+    return name[:200]

@@ -1,0 +1,387 @@
+"""The `reward_model` job (paper §3.2): the policy answers every curriculum level, (o_k, c_k) vs (o_{k-1}, c_k)
+pairs train a 2-class classifier on "response + constraint", and its P(class 1) becomes the soft scorer.
+
+Reports held-out accuracy and AUC, plus agreement with the hard verifiers on pairs built the same way for hard
+constraints (free ground truth). `python -m training run reward_model --set dataset=ID`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from training import refs
+from training.registry import JobContext, JobKind, register_kind
+from training.rm_pairs import Pair, accuracy, build_pairs, group_rows, roc_auc, split_by_group, usable_levels
+
+RESPONSES_FILE = "rm_responses.jsonl"
+MAX_HARD_CHECK_PAIRS = 512  # the hard-verifier health check needs no more to be precise to a few points
+
+
+@dataclass
+class RewardModelConfig:
+    """Self-supervised soft-constraint reward model trained on the policy's own responses."""
+
+    # Data
+    dataset: str = field(
+        default="",
+        metadata={"help": "Curriculum dataset: a stored dataset id, 'run:<id>' of a dataset run, or a file."},
+    )
+    max_groups: int = field(default=0, metadata={"help": "Use at most this many curriculum groups (0 = all)."})
+    # The policy that writes o_k
+    policy: str = field(
+        default="bundled",
+        metadata={"help": "Model that writes the responses: 'bundled', a folder, a hub id or a checkpoint id."},
+    )
+    max_new_tokens: int = field(default=160, metadata={"help": "Longest response generated per prompt, in tokens."})
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the responses (0 = greedy)."})
+    top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass for the responses, in (0, 1]."})
+    generation_batch_size: int = field(default=16, metadata={"help": "Prompts generated together."})
+    # The classifier
+    init_from: str = field(
+        default="bundled",
+        metadata={"help": "Checkpoint the classifier starts from: 'bundled', a folder, a hub id or a checkpoint id."},
+    )
+    lora: bool = field(
+        default=False, metadata={"help": "Train LoRA adapters (merged when saved) instead of all weights."}
+    )
+    lora_rank: int = field(default=16, metadata={"help": "LoRA rank (with lora: true)."})
+    learning_rate: float = field(
+        default=2e-5, metadata={"help": "AdamW learning rate (full fine-tune ~1e-5..5e-5; LoRA ~1e-4..5e-4)."}
+    )
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    epochs: int = field(default=3, metadata={"help": "Passes over the training pairs (the paper: 3)."})
+    batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
+    max_length: int = field(
+        default=384,
+        metadata={"help": "Classifier input length in tokens; long responses are cut, never the constraint."},
+    )
+    held_out_fraction: float = field(
+        default=0.1, metadata={"help": "Fraction of pairs held out (whole groups) for accuracy and AUC."}
+    )
+    seed: int = field(default=0, metadata={"help": "Random seed for sampling, the split and the classifier head."})
+
+    def validate(self) -> None:
+        for name in ("max_new_tokens", "generation_batch_size", "epochs", "batch_size", "lora_rank"):
+            if getattr(self, name) < 1:
+                raise LabError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        if self.max_groups < 0:
+            raise LabError(f"must be >= 0 (0 = all groups), got {self.max_groups}", field="max_groups")
+        if self.max_length < 32:
+            raise LabError(f"must be >= 32, got {self.max_length}", field="max_length")
+        if self.learning_rate <= 0:
+            raise LabError(f"must be > 0, got {self.learning_rate}", field="learning_rate")
+        if self.temperature < 0:
+            raise LabError(f"must be >= 0 (0 = greedy), got {self.temperature}", field="temperature")
+        if not 0 < self.top_p <= 1:
+            raise LabError(f"must be in (0, 1], got {self.top_p}", field="top_p")
+        if not 0 < self.held_out_fraction < 1:
+            raise LabError(
+                f"must be between 0 and 1 (exclusive), got {self.held_out_fraction}", field="held_out_fraction"
+            )
+        check_model_ref(self.policy, "policy")
+        check_model_ref(self.init_from, "init_from")
+        if refs.run_ref(self.dataset) is not None:
+            refs.check_run_ref(self.dataset, "dataset", "dataset")
+        else:
+            check_rm_dataset(refs.read_rows(refs.resolve_dataset(self.dataset)))
+
+
+def check_model_ref(ref: str, field_name: str) -> None:
+    if refs.run_ref(ref) is not None:
+        refs.check_run_ref(ref, "grpo", field_name)
+    else:
+        refs.resolve_model(ref, field_name)
+
+
+def check_rm_dataset(rows: list[dict[str, Any]]) -> None:
+    """Refuse datasets that cannot give a single soft pair: empty, no curriculum levels, or no soft constraints."""
+    from lab.constraints.registry import get_type
+
+    if not rows:
+        raise LabError("the dataset is empty", field="dataset")
+    groups = group_rows(rows)
+    if not groups:
+        raise LabError("the dataset has no constrained rows (only math or bare prompts)", field="dataset")
+    soft = 0
+    for levels in groups.values():
+        for k in usable_levels(levels):
+            if get_type(levels[k]["instruction_id_list"][-1]).kind == "soft":
+                soft += 1
+    if soft == 0:
+        raise LabError(
+            "the dataset has no soft constraints at consecutive curriculum levels, so there is nothing to learn; "
+            "build it with soft_ratio > 0 and curriculum: true",
+            field="dataset",
+        )
+
+
+# ---------------------------------------------------------------- responses o_0..o_n
+
+
+def level_prompts(
+    groups: dict[Any, dict[int, dict[str, Any]]], max_groups: int, seed: int
+) -> dict[tuple[Any, int], str]:
+    """The prompt of every (group, level) that takes part in a pair; level 0 is the bare task."""
+    ids = sorted(groups, key=str)
+    if max_groups and len(ids) > max_groups:
+        ids = sorted(random.Random(f"rm-groups:{seed}").sample(ids, max_groups), key=str)
+    prompts: dict[tuple[Any, int], str] = {}
+    for gid in ids:
+        levels = groups[gid]
+        usable = usable_levels(levels)
+        task = levels[usable[0]].get("task") if usable else None
+        if task:
+            prompts[(gid, 0)] = str(task).strip()
+        for k in usable:
+            prompts[(gid, k)] = levels[k]["prompt"]
+    return prompts
+
+
+def generate_responses(
+    config: RewardModelConfig, prompts: dict[tuple[Any, int], str], ctx: JobContext, total_steps: int
+) -> dict[tuple[Any, int], str] | None:
+    """Raw responses for every prompt, batched; finished batches are cached in the run folder for resumes."""
+    from lab.models import clear_model_cache, generate_batch, load_model
+
+    cache_path = Path(ctx.work_dir) / RESPONSES_FILE
+    done: dict[tuple[Any, int], str] = {}
+    if cache_path.is_file():
+        for line in cache_path.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            key = (item["group_id"], int(item["level"]))
+            if prompts.get(key) == item["prompt"]:
+                done[key] = item["response"]
+    todo = [key for key in prompts if key not in done]
+    if not todo:
+        return done
+    loaded = load_model(refs.resolve_model(config.policy, "policy"))
+    size = config.generation_batch_size
+    n_batches = (len(prompts) + size - 1) // size
+    with cache_path.open("a", encoding="utf-8") as cache:
+        for b, start in enumerate(range(0, len(todo), size)):
+            if ctx.should_stop():
+                return None
+            keys = todo[start : start + size]
+            texts = generate_batch(
+                loaded, [prompts[k] for k in keys], config.max_new_tokens, config.temperature, config.top_p,
+                seed=config.seed * 100_003 + len(done), batch_size=size,
+            )  # fmt: skip
+            for key, text in zip(keys, texts, strict=True):
+                done[key] = text
+                record = {"group_id": key[0], "level": key[1], "prompt": prompts[key], "response": text}
+                cache.write(json.dumps(record, ensure_ascii=False) + "\n")
+            cache.flush()
+            finished = n_batches - (len(todo) - start - len(keys) + size - 1) // size
+            ctx.progress(finished, total_steps, f"generated {len(done)}/{len(prompts)} responses")
+    clear_model_cache()  # the policy is not needed again; free its memory for the classifier
+    return done
+
+
+def answers_only(responses: dict[tuple[Any, int], str]) -> dict[tuple[Any, int], str | None]:
+    """The answer after a closed think block (the RM never sees reasoning); None for a format failure."""
+    from lab.reward import split_thinking
+
+    out: dict[tuple[Any, int], str | None] = {}
+    for key, text in responses.items():
+        split = split_thinking(text or "")
+        out[key] = split.answer if split.closed and split.answer.strip() else None
+    return out
+
+
+# ---------------------------------------------------------------- the classifier
+
+
+def load_classifier(config: RewardModelConfig) -> tuple[Any, Any]:
+    """AutoModelForSequenceClassification (2 labels, fresh head) from `init_from`, plus its tokenizer."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from lab.models import ensure_bundled_checkpoint, resolve_model_spec
+    from lab.rm_scorer import ensure_pad_token
+
+    source = resolve_model_spec(refs.resolve_model(config.init_from, "init_from"))
+    if source.kind == "adapter":
+        raise LabError(
+            "a LoRA adapter folder cannot initialise the classifier; use its base or a full checkpoint", "init_from"
+        )
+    if source.kind == "bundled":
+        ensure_bundled_checkpoint()
+    torch.manual_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(source.location)
+    model = AutoModelForSequenceClassification.from_pretrained(source.location, num_labels=2, dtype=torch.float32)
+    ensure_pad_token(tokenizer, model)
+    if config.lora:
+        from peft import LoraConfig, TaskType, get_peft_model
+
+        lora = LoraConfig(
+            task_type=TaskType.SEQ_CLS, r=config.lora_rank, lora_alpha=2 * config.lora_rank, target_modules="all-linear"
+        )
+        model = get_peft_model(model, lora)
+    return model, tokenizer
+
+
+def train_classifier(
+    model: Any, tokenizer: Any, pairs: list[Pair], config: RewardModelConfig, ctx: JobContext, step0: int, total: int
+) -> tuple[int, bool]:
+    """Cross-entropy on (response, constraint) -> label; returns (optimizer steps, stopped early)."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    from lab.rm_scorer import RMTemplate, encode_pairs, pad_batch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).train()
+    template = RMTemplate(max_length=config.max_length)
+    encoded = encode_pairs(tokenizer, [(p.response, p.constraint) for p in pairs], template)
+    labels = [p.label for p in pairs]
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = (len(pairs) + config.batch_size - 1) // config.batch_size
+    n_steps = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, max(1, n_steps // 10), n_steps)
+    rng = random.Random(f"rm-train:{config.seed}")
+    step = 0
+    for epoch in range(config.epochs):
+        order = list(range(len(pairs)))
+        rng.shuffle(order)
+        for start in range(0, len(order), config.batch_size):
+            if ctx.should_stop():
+                return step, True
+            t0 = time.perf_counter()
+            idx = order[start : start + config.batch_size]
+            input_ids, mask = pad_batch([encoded[i] for i in idx], tokenizer.pad_token_id)
+            target = torch.tensor([labels[i] for i in idx], device=device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+                logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
+            loss = torch.nn.functional.cross_entropy(logits.float(), target)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            batch_acc = (logits.argmax(-1) == target).float().mean().item()
+            ctx.log_metrics(
+                step,
+                {
+                    "rm/loss": loss.item(), "rm/batch_accuracy": batch_acc, "rm/grad_norm": float(grad_norm),
+                    "rm/lr": scheduler.get_last_lr()[0], "rm/epoch": epoch + start / max(1, len(order)),
+                    "rm/step_time": time.perf_counter() - t0,
+                },
+            )  # fmt: skip
+            ctx.progress(
+                step0 + step, total, f"training the reward model: step {step}/{n_steps}, loss {loss.item():.3f}"
+            )
+    model.eval()
+    return step, False
+
+
+def evaluate_pairs(scorer: Any, held_out: list[Pair], hard: list[Pair]) -> dict[str, float]:
+    """Held-out accuracy/AUC against the pseudo-labels; agreement with the hard verifiers on hard pairs."""
+    from lab.constraints.registry import get_type
+
+    metrics: dict[str, float] = {"rm/held_out_pairs": float(len(held_out)), "rm/hard_pairs": float(len(hard))}
+    if held_out:
+        scores = scorer.score([(p.response, p.constraint) for p in held_out])
+        labels = [p.label for p in held_out]
+        metrics["rm/held_out_accuracy"] = accuracy(labels, scores) or 0.0
+        auc = roc_auc(labels, scores)
+        if auc is not None:
+            metrics["rm/held_out_auc"] = auc
+        metrics["rm/held_out_mean_p_pos"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 1])
+        metrics["rm/held_out_mean_p_neg"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 0])
+    if hard:
+        truth = [int(get_type(p.type_id).check(p.response, p.kwargs).passed) for p in hard]
+        metrics["rm/pseudo_label_hard_agreement"] = _mean(
+            [float(p.label == t) for p, t in zip(hard, truth, strict=True)]
+        )
+        scores = scorer.score([(p.response, p.constraint) for p in hard])
+        metrics["rm/hard_agreement"] = accuracy(truth, scores) or 0.0
+        auc = roc_auc(truth, scores)
+        if auc is not None:
+            metrics["rm/hard_auc"] = auc
+    return metrics
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def save_reward_model(model: Any, tokenizer: Any, out: Path, config: RewardModelConfig, info: dict[str, Any]) -> Path:
+    """Write the classifier (LoRA merged) + tokenizer + rm_info.json via a temp folder, then rename."""
+    import shutil
+
+    from lab.rm_scorer import RM_FORMAT, RM_INFO_FILE, RMTemplate
+
+    if config.lora:
+        model = model.merge_and_unload()
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    record = {"format": RM_FORMAT, "template": asdict(RMTemplate(max_length=config.max_length)), **info}
+    (tmp / RM_INFO_FILE).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
+    from lab.constraints.registry import get_type
+    from lab.rm_scorer import RewardModelScorer, RMTemplate
+
+    if not refs.await_run_refs([(config.dataset, "dataset"), (config.policy, "policy")], ctx.should_stop):
+        return {"stopped": "before start"}
+    dataset_path = refs.resolve_dataset(config.dataset)
+    rows = refs.read_rows(dataset_path)
+    check_rm_dataset(rows)
+    prompts = level_prompts(group_rows(rows), config.max_groups, config.seed)
+    n_gen = (len(prompts) + config.generation_batch_size - 1) // config.generation_batch_size
+    # Rough total for the progress bar until the pair count is known: ~1 training step per soft pair per epoch.
+    total = n_gen + 1
+    ctx.progress(0, total, f"generating {len(prompts)} responses")
+    responses = generate_responses(config, prompts, ctx, total)
+    if responses is None:
+        return {"stopped": "during generation", "responses": len(prompts)}
+    groups = group_rows(rows)
+    pairs = build_pairs(groups, answers_only(responses), kind_of=lambda t: get_type(t).kind)
+    soft = [p for p in pairs if p.kind == "soft"]
+    hard = [p for p in pairs if p.kind == "hard"]
+    if len(soft) < 4:
+        raise LabError(
+            f"only {len(soft)} usable soft pairs (responses identical or unclosed think); use more groups or tokens",
+            field="dataset",
+        )
+    train, held_out = split_by_group(soft, config.held_out_fraction, config.seed)
+    if len(hard) > MAX_HARD_CHECK_PAIRS:
+        hard = random.Random(f"rm-hard:{config.seed}").sample(hard, MAX_HARD_CHECK_PAIRS)
+    n_steps = (len(train) + config.batch_size - 1) // config.batch_size * config.epochs
+    total = n_gen + n_steps + 1
+    model, tokenizer = load_classifier(config)
+    steps, stopped = train_classifier(model, tokenizer, train, config, ctx, n_gen, total)
+    if stopped:
+        return {"stopped": "during training", "steps": steps}
+    ctx.progress(n_gen + n_steps, total, "scoring held-out and hard pairs")
+    scorer = RewardModelScorer(model, tokenizer, RMTemplate(max_length=config.max_length), batch_size=16)
+    metrics = evaluate_pairs(scorer, held_out, hard)
+    metrics.update({"rm/train_pairs": float(len(train)), "rm/soft_pairs": float(len(soft))})
+    ctx.log_metrics(steps, metrics)
+    out = Path(ctx.work_dir) / "reward_models" / f"rm-job{ctx.job_id}"
+    info = {
+        "base": config.init_from, "policy": config.policy, "dataset": str(dataset_path), "lora": config.lora,
+        "metrics": metrics, "config": asdict(config), "created_at": time.time(),
+    }  # fmt: skip
+    save_reward_model(scorer.model, tokenizer, out, config, info)
+    meta = {"type": "reward_model", "base": config.init_from, **{k.removeprefix("rm/"): v for k, v in metrics.items()}}
+    checkpoint_id = ctx.register_checkpoint(steps, out, meta)
+    ctx.progress(total, total, f"held-out accuracy {metrics.get('rm/held_out_accuracy', float('nan')):.3f}")
+    return {"checkpoint_id": checkpoint_id, "path": str(out), **meta}
+
+
+register_kind(JobKind(name="reward_model", config_cls=RewardModelConfig, run=run, help=RewardModelConfig.__doc__ or ""))
