@@ -64,9 +64,11 @@ def _make_punkt() -> Any:
         def text_contains_sentbreak(self, text: str) -> bool:
             decision = self._decisions.get(text)
             if decision is None:
-                if len(self._decisions) > 100_000:
-                    self._decisions.clear()
-                decision = self._decisions[text] = super().text_contains_sentbreak(text)
+                decision = super().text_contains_sentbreak(text)
+                if len(text) <= 200:  # contexts are a word or two; keep the table small
+                    if len(self._decisions) > 100_000:
+                        self._decisions.clear()
+                    self._decisions[text] = decision
             return decision
 
         def _get_last_whitespace_index(self, text: str) -> int:
@@ -119,7 +121,7 @@ def count_sentences(text: str) -> int:
     return len(split_sentences(text))
 
 
-@lru_cache(maxsize=65536)
+@short_text_cache(maxsize=65536)
 def _capital_tokens(snippet: str) -> int:
     return sum(1 for token in _tokenize_words(snippet) if token.isupper())
 
