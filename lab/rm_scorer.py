@@ -16,8 +16,7 @@ from lab.errors import LabError
 RM_INFO_FILE = "rm_info.json"
 RM_FORMAT = "iflab-rm-v1"
 PROMPT_HEAD = (
-    "Determine whether the response adheres to this constraint. "
-    "Answer 1 if it does and 0 if it does not.\n\nResponse: "
+    "Determine whether the response adheres to this constraint. Answer 1 if it does and 0 if it does not.\n\nResponse: "
 )
 PROMPT_TAIL = "\n\nConstraint: {constraint}\n\nAdheres:"
 
@@ -106,12 +105,15 @@ def read_rm_info(path: str | Path) -> dict[str, Any]:
     info_path = folder / RM_INFO_FILE
     if not info_path.is_file():
         raise LabError(
-            f"{str(folder)!r} is not a reward-model checkpoint (no {RM_INFO_FILE}); train one with the reward_model job",
+            f"{str(folder)!r} is not a reward-model checkpoint (no {RM_INFO_FILE}); "
+            "train one with the reward_model job",
             field="reward_model",
         )
     info = json.loads(info_path.read_text())
     if info.get("format") != RM_FORMAT:
-        raise LabError(f"unsupported reward-model format {info.get('format')!r}; expected {RM_FORMAT}", field="reward_model")
+        raise LabError(
+            f"unsupported reward-model format {info.get('format')!r}; expected {RM_FORMAT}", field="reward_model"
+        )
     return info
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,26 +9,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.app_server import running_app
+from tests.browser_support import BROWSER_MARKS, chromium, open_app, screenshot
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-CHROMIUM = Path(os.environ.get("LAB_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +25,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def page(app_url: str) -> Iterator[Page]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(app_url, wait_until="networkidle")
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield open_app(browser, app_url, tab="playground", ready="#playground-prompt textarea")
 
 
 def _choose_model(page: Page, spec: str) -> None:
@@ -64,7 +42,7 @@ def _generate(page: Page, prompt: str) -> None:
     page.locator("#playground-generate").click()
 
 
-def test_type_a_prompt_and_read_the_streamed_answer(page: Page, tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_type_a_prompt_and_read_the_streamed_answer(page: Page, tiny_model_dir: Path) -> None:
     default = page.locator("#playground-model input").input_value()
     assert default.startswith("bundled:"), "the bundled model must be preselected"
     _choose_model(page, str(tiny_model_dir))
@@ -76,7 +54,7 @@ def test_type_a_prompt_and_read_the_streamed_answer(page: Page, tiny_model_dir: 
     answer = page.locator("#playground-response textarea").input_value()
     assert answer.strip(), "the response box stayed empty"
     assert "tokens" in status.input_value()
-    page.screenshot(path=str(tmp_path / "playground.png"), full_page=True)
+    screenshot(page, "playground", height=800)
 
 
 def test_bad_model_shows_a_message_and_the_page_keeps_working(page: Page, tiny_model_dir: Path) -> None:

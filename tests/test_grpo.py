@@ -70,7 +70,9 @@ def test_training_rows_carry_kwargs_as_json_and_drop_unscorable_rows(dataset_fil
     assert all(isinstance(k, str) and isinstance(json.loads(k), list) for k in with_rm["kwargs"])
     for ids, source in zip(hard_only["instruction_id_list"], hard_only["source"], strict=True):
         assert source == "math" or any(get_type(t).kind == "hard" for t in ids)
-    soft_only = sum(1 for r in rows if r["instruction_id_list"] and all(t.startswith("soft:") for t in r["instruction_id_list"]))
+    soft_only = sum(
+        1 for r in rows if r["instruction_id_list"] and all(t.startswith("soft:") for t in r["instruction_id_list"])
+    )
     assert len(hard_only["prompt"]) == len(rows) - soft_only
 
 
@@ -130,3 +132,37 @@ def test_cancel_saves_a_checkpoint_and_resume_continues_the_curve(
     assert result["steps"] == 3 and not result["stopped"]
     assert sorted(second.metrics) == [2, 3]  # continues after the checkpoint, no step repeated
     assert [c[0] for c in second.checkpoints] == [1, 3]
+
+
+def test_relay_forwards_complete_event_lines_only(tmp_path: Path) -> None:
+    from training.grpo_launch import forward_events
+
+    events = tmp_path / "events.jsonl"
+    lines = [
+        {"kind": "progress", "current": 1, "total": 2, "message": "m"},
+        {"kind": "metrics", "step": 1, "values": {"reward": 0.5}},
+        {"kind": "samples", "step": 1, "samples": [{"prompt": "p", "response": "r", "breakdown": {}}]},
+        {"kind": "checkpoint", "step": 1, "path": str(tmp_path), "meta": {"type": "lora"}},
+    ]
+    events.write_text("".join(json.dumps(e) + "\n" for e in lines) + '{"kind": "metrics", "st')  # last line unfinished
+    ctx = RecordingContext(tmp_path / "run")
+    ids: list[int] = []
+    offset = forward_events(events, 0, ctx, ids)
+    assert ctx.metrics == {1: {"reward": 0.5}} and len(ctx.samples[1]) == 1 and ids == [1]
+    assert ctx.progress_calls == [(1, 2, "m")]
+    with events.open("a") as handle:
+        handle.write('ep": 2, "values": {"reward": 0.7}}\n')
+    forward_events(events, offset, ctx, ids)
+    assert ctx.metrics[2] == {"reward": 0.7}
+
+
+@pytest.mark.slow
+def test_num_processes_runs_under_accelerate_launch(dataset_file: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The multi-GPU path on CPU: accelerate launch (one process without GPUs), events relayed to the context."""
+    from training.grpo import run
+
+    ctx = RecordingContext(tmp_path / "run")
+    result = run(_config(dataset_file, tiny_model_dir, num_processes=2), ctx)
+    assert result["steps"] == 2 and result["num_processes"] == 2
+    assert sorted(ctx.metrics) == [1, 2] and [c[0] for c in ctx.checkpoints] == [1, 2]
+    assert result["checkpoints"] == [1, 2] and set(ctx.samples) == {1, 2}

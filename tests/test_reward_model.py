@@ -24,7 +24,9 @@ def brute_force_auc(labels: list[int], scores: list[float]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-@given(st.lists(st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 1.0])), min_size=2, max_size=60))
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 1.0])), min_size=2, max_size=60)
+)
 def test_auc_equals_the_pairwise_count_with_ties(items: list[tuple[int, float]]) -> None:
     labels = [y for y, _ in items]
     scores = [s for _, s in items]

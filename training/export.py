@@ -107,7 +107,7 @@ def verl_overrides(config: GRPOJobConfig, model_path: str, out: Path, rm_path: s
         f"actor_rollout_ref.actor.ppo_mini_batch_size={config.prompts_per_step}",
         f"actor_rollout_ref.actor.use_kl_loss={config.beta > 0}",
         f"actor_rollout_ref.actor.kl_loss_coef={config.beta}",
-        f"actor_rollout_ref.actor.loss_agg_mode={'token-mean' if config.loss_type == 'dapo' else 'seq-mean-token-mean'}",
+        f"actor_rollout_ref.actor.loss_agg_mode={'token-mean' if config.loss_type == 'dapo' else 'seq-mean-token-mean'}",  # noqa: E501
         "actor_rollout_ref.rollout.name=vllm",
         f"actor_rollout_ref.rollout.n={config.group_size}",
         f"actor_rollout_ref.rollout.temperature={config.temperature}",
@@ -194,14 +194,16 @@ constraint_reward = make_trl_reward(
 
 def trl_yaml(config: GRPOJobConfig, model_path: str, data_dir: Path) -> dict[str, Any]:
     """`trl grpo --config` keys (GRPOConfig + ModelConfig + script args) equal to the grpo job's settings."""
+    per_process = config.prompts_per_step * config.group_size // config.num_processes
+    micro = config.micro_batch_size or per_process
     values: dict[str, Any] = {
         "model_name_or_path": model_path,
         "dataset_name": str(data_dir),
         "reward_funcs": ["iflab_reward.constraint_reward"],
         "output_dir": "iflab-grpo",
         "max_steps": config.steps,
-        "per_device_train_batch_size": config.prompts_per_step * config.group_size // config.num_processes,
-        "gradient_accumulation_steps": 1,
+        "per_device_train_batch_size": micro,
+        "gradient_accumulation_steps": per_process // micro,
         "num_generations": config.group_size,
         "max_completion_length": config.max_completion_length,
         "temperature": config.temperature,

@@ -1,155 +1,25 @@
 """The `grpo` job: TRL's GRPOTrainer on a curriculum dataset; reward = mean over constraints (hard 0/1, soft =
 RM probability), math exact match, 0 for an unclosed think block. Metrics, samples and checkpoints go to storage.
 
-`python -m training run grpo --config FILE.yaml`. Multi-GPU: set num_processes > 1 (the job re-launches
-itself under `accelerate launch`, see training/grpo_launch.py).
+`python -m training run grpo --config FILE.yaml`. Multi-GPU: num_processes > 1 makes the job re-launch its
+training under `accelerate launch` (training/grpo_launch.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from lab.errors import LabError
 from training import refs
+from training.grpo_config import GRPOJobConfig, check_grpo_dataset, vllm_available
 from training.registry import JobContext, JobKind, register_kind
 
+__all__ = ["GRPOJobConfig", "build_trainer", "check_grpo_dataset", "run", "train", "training_rows", "trl_args"]
+
 OUTPUT_SUBDIR = "grpo"
-LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
-
-
-@dataclass
-class GRPOJobConfig:
-    """GRPO (TRL GRPOTrainer) on a curriculum dataset with constraint rewards; LoRA by default."""
-
-    # Model, data, reward
-    model: str = field(
-        default="bundled",
-        metadata={"help": "Policy to train: 'bundled', a folder, a hub id, a checkpoint id or 'run:<id>'."},
-    )
-    dataset: str = field(
-        default="", metadata={"help": "Training rows: a stored dataset id, 'run:<id>' of a dataset run, or a file."}
-    )
-    reward_model: str = field(
-        default="",
-        metadata={"help": "Soft-constraint RM: checkpoint id, 'run:<id>' or folder; empty = hard constraints only."},
-    )
-    hard_mode: Literal["strict", "loose"] = field(
-        default="strict", metadata={"help": "IFEval verdict that scores hard constraints during training."}
-    )
-    # Schedule
-    steps: int = field(default=50, metadata={"help": "Optimizer steps (each: prompts_per_step x group_size rollouts)."})
-    prompts_per_step: int = field(default=4, metadata={"help": "Distinct prompts per step."})
-    group_size: int = field(default=4, metadata={"help": "Completions per prompt (GRPO's group; the paper: 5)."})
-    learning_rate: float = field(default=1e-5, metadata={"help": "Constant learning rate (paper: 1e-6 full FT)."})
-    beta: float = field(default=0.0, metadata={"help": "KL coefficient; 0 = no reference model (the paper's setting)."})
-    epsilon: float = field(default=0.2, metadata={"help": "PPO clip range."})
-    loss_type: str = field(default="dapo", metadata={"help": f"TRL loss: one of {', '.join(LOSS_TYPES)}."})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01)."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (paper: 1.0)."})
-    seed: int = field(default=0, metadata={"help": "Random seed (data order, sampling, LoRA init)."})
-    # Generation
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the rollouts (paper: 1.0)."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass of the rollouts, in (0, 1]."})
-    max_completion_length: int = field(default=256, metadata={"help": "Longest rollout, in tokens."})
-    use_vllm: Literal["auto", "on", "off"] = field(
-        default="auto", metadata={"help": "vLLM generation: auto = on when CUDA and vllm are present."}
-    )
-    # Parameter-efficient training
-    lora: bool = field(
-        default=True, metadata={"help": "Train LoRA adapters (checkpoints are adapters) or all weights."}
-    )
-    lora_rank: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / rank)."})
-    gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "Trade compute for memory (slower; for long completions on GPU)."}
-    )
-    # Checkpoints, logging, scale-out
-    save_every: int = field(
-        default=25, metadata={"help": "Save and register a checkpoint every N steps (and at the end)."}
-    )
-    sample_every: int = field(
-        default=5, metadata={"help": "Store completions with breakdowns every K steps (0 = never)."}
-    )
-    samples_per_log: int = field(default=4, metadata={"help": "Completions stored each time."})
-    num_processes: int = field(
-        default=1, metadata={"help": "Processes (GPUs) for `accelerate launch`; 1 = in the job's own process."}
-    )
-    trust_remote_code: bool = field(default=False, metadata={"help": "Run a checkpoint's own Python code."})
-
-    def validate(self) -> None:
-        for name in ("steps", "prompts_per_step", "max_completion_length", "save_every", "lora_rank", "lora_alpha"):
-            if getattr(self, name) < 1:
-                raise LabError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if self.group_size < 2:
-            raise LabError(
-                f"must be >= 2 (GRPO compares completions within a group), got {self.group_size}", "group_size"
-            )
-        for name in ("sample_every", "samples_per_log", "beta", "weight_decay"):
-            if getattr(self, name) < 0:
-                raise LabError(f"must be >= 0, got {getattr(self, name)}", field=name)
-        if self.learning_rate <= 0:
-            raise LabError(f"must be > 0, got {self.learning_rate}", field="learning_rate")
-        if self.temperature <= 0:
-            raise LabError(
-                f"must be > 0 (GRPO needs different completions per group), got {self.temperature}", "temperature"
-            )
-        if not 0 < self.top_p <= 1:
-            raise LabError(f"must be in (0, 1], got {self.top_p}", field="top_p")
-        if self.loss_type not in LOSS_TYPES:
-            raise LabError(f"must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}", field="loss_type")
-        if self.num_processes < 1:
-            raise LabError(f"must be >= 1, got {self.num_processes}", field="num_processes")
-        if (self.prompts_per_step * self.group_size) % self.num_processes:
-            raise LabError(
-                f"prompts_per_step x group_size ({self.prompts_per_step * self.group_size}) must divide evenly "
-                f"over num_processes ({self.num_processes})",
-                field="num_processes",
-            )
-        if self.use_vllm == "on" and not vllm_available():
-            raise LabError(
-                "vLLM needs a CUDA GPU and the vllm package (requirements-gpu.txt); use auto or off", "use_vllm"
-            )
-        if refs.run_ref(self.model) is not None:
-            refs.check_run_ref(self.model, "grpo", "model")
-        else:
-            refs.resolve_model(self.model, "model")
-        if refs.run_ref(self.dataset) is not None:
-            refs.check_run_ref(self.dataset, "dataset", "dataset")
-        else:
-            check_grpo_dataset(refs.read_rows(refs.resolve_dataset(self.dataset)))
-        if self.reward_model.strip():
-            if refs.run_ref(self.reward_model) is not None:
-                refs.check_run_ref(self.reward_model, "reward_model", "reward_model")
-            else:
-                from lab.rm_scorer import read_rm_info
-
-                read_rm_info(refs.resolve_checkpoint(self.reward_model, "reward_model"))
-
-
-def vllm_available() -> bool:
-    import importlib.util
-
-    if importlib.util.find_spec("vllm") is None:
-        return False
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def check_grpo_dataset(rows: list[dict[str, Any]]) -> None:
-    """Refuse a dataset with nothing to reward: no rows, or rows with neither constraints nor a math answer."""
-    if not rows:
-        raise LabError("the dataset is empty", field="dataset")
-    rewarded = [r for r in rows if r.get("instruction_id_list") or (r.get("source") == "math" and r.get("answer"))]
-    if not rewarded:
-        raise LabError("no row has constraints or a math answer, so no reward can be computed", field="dataset")
-    missing = next((i for i, r in enumerate(rows) if not str(r.get("prompt") or "").strip()), None)
-    if missing is not None:
-        raise LabError(f"row {missing + 1} has no prompt", field="dataset")
 
 
 # ---------------------------------------------------------------- building blocks
@@ -230,18 +100,22 @@ def load_policy(spec: str, work_dir: Path, trust_remote_code: bool) -> tuple[Any
 
 
 def trl_args(config: GRPOJobConfig, output_dir: Path) -> Any:
-    """The GRPOConfig of a job: one optimizer step = prompts_per_step prompts x group_size completions."""
+    """The GRPOConfig of a job: one optimizer step = prompts_per_step prompts x group_size completions,
+    generated together (TRL's steps_per_generation = gradient_accumulation_steps)."""
     import torch
     from trl import GRPOConfig
 
     cuda = torch.cuda.is_available()
     use_vllm = config.use_vllm == "on" or (config.use_vllm == "auto" and vllm_available())
+    per_process = config.prompts_per_step * config.group_size // config.num_processes
+    micro = config.micro_batch_size or per_process
     return GRPOConfig(
         output_dir=str(output_dir),
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
-        per_device_train_batch_size=config.prompts_per_step * config.group_size // config.num_processes,
-        gradient_accumulation_steps=1,
+        # One generation of the whole step's completions, then gradient accumulation over micro-batches.
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=per_process // micro,
         num_generations=config.group_size,
         max_completion_length=config.max_completion_length,
         temperature=config.temperature,
@@ -346,6 +220,11 @@ def run(config: GRPOJobConfig, ctx: JobContext) -> dict[str, Any]:
         from training.grpo_launch import run_distributed
 
         return run_distributed(config, ctx)
+    return train(config, ctx)
+
+
+def train(config: GRPOJobConfig, ctx: JobContext) -> dict[str, Any]:
+    """GRPO in this process (under `accelerate launch`: in each rank; only rank 0's context writes)."""
     output_dir = Path(ctx.work_dir) / OUTPUT_SUBDIR
     output_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -356,7 +235,7 @@ def run(config: GRPOJobConfig, ctx: JobContext) -> dict[str, Any]:
         ctx.progress(int(resume.name.split("-")[-1]), config.steps, f"resuming from {resume.name}")
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     step = trainer.state.global_step
-    if not callback.registered or callback.registered[-1][0] != step:
+    if trainer.state.is_world_process_zero and (not callback.registered or callback.registered[-1][0] != step):
         # Resumed at the last step (nothing to train) or stopped between saves: make sure a checkpoint exists.
         if not (output_dir / f"checkpoint-{step}").is_dir():
             trainer._save_checkpoint(trainer.model, trial=None)
@@ -369,10 +248,6 @@ def run(config: GRPOJobConfig, ctx: JobContext) -> dict[str, Any]:
         **{k: v for k, v in callback.last_logs.items() if k in ("reward", "reward_std", "train_runtime")},
     }
     return result
-
-
-def config_dict(config: GRPOJobConfig) -> dict[str, Any]:
-    return asdict(config)
 
 
 register_kind(JobKind(name="grpo", config_cls=GRPOJobConfig, run=run, help=GRPOJobConfig.__doc__ or ""))

@@ -89,7 +89,7 @@ class StorageCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         step = state.global_step
         self.ctx.progress(step, state.max_steps, f"GRPO step {step}/{state.max_steps}")
-        if self.sample_every and step % self.sample_every == 0:
+        if self.sample_every and step % self.sample_every == 0 and state.is_world_process_zero:
             self._log_samples(step)
         if self.ctx.should_stop():
             # Cancel or shutdown: the Trainer saves this step's checkpoint, then leaves train().
@@ -99,6 +99,8 @@ class StorageCallback(TrainerCallback):
         return control
 
     def on_log(self, args: Any, state: Any, control: Any, logs: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        if not state.is_world_process_zero:
+            return control
         values = finite_scalars(logs or {})
         if "learning_rate" in values:
             values["lr"] = values["learning_rate"]
@@ -110,7 +112,7 @@ class StorageCallback(TrainerCallback):
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         step = state.global_step
         folder = Path(args.output_dir) / f"checkpoint-{step}"
-        if not folder.is_dir():
+        if not folder.is_dir() or not state.is_world_process_zero:
             return control
         info = {**self.checkpoint_info, "step": step}
         write_checkpoint_info(folder, info)

@@ -164,7 +164,7 @@ def generate_responses(
     size = config.generation_batch_size
     n_batches = (len(prompts) + size - 1) // size
     with cache_path.open("a", encoding="utf-8") as cache:
-        for b, start in enumerate(range(0, len(todo), size)):
+        for start in range(0, len(todo), size):
             if ctx.should_stop():
                 return None
             keys = todo[start : start + size]
@@ -177,7 +177,7 @@ def generate_responses(
                 record = {"group_id": key[0], "level": key[1], "prompt": prompts[key], "response": text}
                 cache.write(json.dumps(record, ensure_ascii=False) + "\n")
             cache.flush()
-            finished = n_batches - (len(todo) - start - len(keys) + size - 1) // size
+            finished = min(n_batches, (len(done) + size - 1) // size)
             ctx.progress(finished, total_steps, f"generated {len(done)}/{len(prompts)} responses")
     clear_model_cache()  # the policy is not needed again; free its memory for the classifier
     return done

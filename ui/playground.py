@@ -8,24 +8,18 @@ from pathlib import Path
 
 import gradio as gr
 
-from lab.bundled_model import BUNDLED_NAME
 from lab.errors import LabError
 from lab.models import DEFAULT_MODEL_SPEC, load_model, stream_generate
-from lab.paths import models_dir
+from ui.choices import generation_models
 from ui.errors import to_ui_error
+from ui.events import MODEL, QUICK
 
 MODEL_INFO = f"'{DEFAULT_MODEL_SPEC}' (built in, offline), a local checkpoint folder path, or a hub id 'org/name'"
 
 
-def model_choices() -> list[str]:
-    """The bundled default first, then checkpoint folders found under $LAB_HOME/models."""
-    choices = [DEFAULT_MODEL_SPEC]
-    for folder in sorted(models_dir().iterdir()):
-        if folder.name == BUNDLED_NAME or folder.name.startswith("."):
-            continue
-        if (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file():
-            choices.append(str(folder))
-    return choices
+def model_choices() -> list[tuple[str, str]]:
+    """The bundled default first, then trained policy checkpoints, then checkpoint folders under $LAB_HOME/models."""
+    return generation_models()
 
 
 def generate(
@@ -112,8 +106,9 @@ def build(demo: gr.Blocks) -> None:
                 info="Lets a checkpoint run its own Python code. Only for models you trust.",
             )
     inputs = [model, prompt, max_new_tokens, temperature, top_p, seed, trust]
-    event = run.click(generate, inputs, [response, status], api_name="generate")
-    submitted = prompt.submit(generate, inputs, [response, status], api_name=False)
+    one_at_a_time = {"concurrency_id": "model", "concurrency_limit": 1}  # few CPU cores: one generation at a time
+    event = run.click(generate, inputs, [response, status], api_name="generate", **one_at_a_time)
+    submitted = prompt.submit(generate, inputs, [response, status], **MODEL)
     # Cancelling closes the generator; stream_generate then stops the model at the next token.
     stop.click(None, cancels=[event, submitted])
-    demo.load(lambda: gr.Dropdown(choices=model_choices()), None, model, api_name=False)
+    demo.load(lambda: gr.Dropdown(choices=model_choices()), None, model, **QUICK)

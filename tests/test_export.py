@@ -1,0 +1,100 @@
+"""Export for scale-out: verl parquet scored by lab/verl_reward.py, and a TRL CLI YAML + reward module."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.recording_context import RecordingContext
+from training.export import REPO_ROOT, main_export
+from training.registry import parse_config
+
+
+@pytest.fixture(scope="module")
+def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.dataset import DatasetConfig
+    from training.dataset import run as run_dataset
+
+    config = parse_config(DatasetConfig, {"num_tasks": 10, "max_constraints": 3, "math_ratio": 0.2, "soft_ratio": 0.5})
+    return Path(run_dataset(config, RecordingContext(tmp_path_factory.mktemp("ds")))["path"])
+
+
+def test_verl_export_rows_score_with_compute_score(dataset_file: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from lab.verl_reward import compute_score
+
+    out = tmp_path / "verl"
+    code = main_export(
+        ["verl", str(out), "--dataset", str(dataset_file), "--model", str(tiny_model_dir), "--val-fraction", "0.2"]
+    )
+    assert code == 0
+    train = pq.read_table(out / "train.parquet").to_pylist()
+    val = pq.read_table(out / "val.parquet").to_pylist()
+    assert train and val
+    assert {r["extra_info"]["group_id"] for r in train}.isdisjoint({r["extra_info"]["group_id"] for r in val})
+    # Hard-only export (no RM): rows whose constraints are all soft are left out.
+    for row in train + val:
+        assert row["prompt"][0]["role"] == "user" and row["reward_model"]["style"] == "rule"
+    math = next(r for r in train + val if r["ability"] == "math")
+    answer = math["reward_model"]["ground_truth"]
+    right = compute_score(math["data_source"], f"So the answer is \\boxed{{{answer}}}.", answer, math["extra_info"])
+    wrong = compute_score(math["data_source"], "I think \\boxed{-1}.", answer, math["extra_info"])
+    assert right["score"] == 1.0 and wrong["score"] == 0.0
+    row = next(r for r in train if r["ability"] == "instruction_following")
+    truth = json.loads(row["reward_model"]["ground_truth"])
+    scored = compute_score(row["data_source"], "Some answer.", row["reward_model"]["ground_truth"], row["extra_info"])
+    assert scored["n_constraints"] == len(truth["instruction_id_list"]) and 0.0 <= scored["score"] <= 1.0
+    config = yaml.safe_load((out / "verl_grpo.yaml").read_text())["overrides"]
+    assert "algorithm.adv_estimator=grpo" in config
+    assert f"custom_reward_function.path={REPO_ROOT / 'lab' / 'verl_reward.py'}" in config
+    assert f"data.train_files={(out / 'train.parquet').resolve()}" in config
+    script = (out / "run_verl.sh").read_text()
+    assert "verl.trainer.main_ppo" in script and "PYTHONPATH" in script
+
+
+def test_trl_export_parses_with_trls_own_parser_and_rewards(
+    dataset_file: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "trl"
+    code = main_export(
+        ["trl", str(out), "--dataset", str(dataset_file), "--model", str(tiny_model_dir), "--preset", "cpu-smoke"]
+    )
+    assert code == 0
+    values = yaml.safe_load((out / "trl_grpo.yaml").read_text())
+    assert values["model_name_or_path"] == str(tiny_model_dir)
+    assert values["num_generations"] == 4 and values["max_steps"] == 3
+    assert values["reward_funcs"] == ["iflab_reward.constraint_reward"]
+    # TRL's own CLI parser accepts every key (run in a child: the parser owns sys.argv).
+    check = (
+        "import sys\n"
+        "from trl import GRPOConfig, ModelConfig, TrlParser, DatasetMixtureConfig\n"
+        "from trl.scripts.grpo import GRPOScriptArguments\n"
+        "p = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig, DatasetMixtureConfig))\n"
+        "s, t, m, d = p.parse_args_and_config(['--config', sys.argv[1], '--use_cpu', 'true', '--bf16', 'false'])\n"
+        "print(t.num_generations, t.per_device_train_batch_size, m.use_peft, s.reward_funcs)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check, str(out / "trl_grpo.yaml")], capture_output=True, text=True, cwd=out, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[:3] == ["4", "4", "True"]
+    rows = [json.loads(line) for line in (out / "data" / "train.jsonl").read_text().splitlines()]
+    spec = importlib.util.spec_from_file_location("iflab_reward", out / "iflab_reward.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    batch = rows[:4]
+    columns = {k: [r[k] for r in batch] for k in batch[0] if k != "prompt"}
+    rewards = module.constraint_reward(prompts=[r["prompt"] for r in batch], completions=["An answer."] * 4, **columns)
+    assert len(rewards) == 4 and all(r is None or 0.0 <= r <= 1.0 for r in rewards)
+
+
+def test_export_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main_export(["verl", str(tmp_path / "o"), "--dataset", str(tmp_path / "missing.jsonl")]) == 2
+    assert "dataset" in capsys.readouterr().err

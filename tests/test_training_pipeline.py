@@ -1,0 +1,123 @@
+"""Presets and the dataset -> reward_model -> grpo pipeline, end to end through the real worker on the tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import storage
+from lab.errors import LabError
+from storage.db import dispose_engine
+from tests.recording_context import RecordingContext
+from training.pipeline import STAGES, _parse_sets, list_presets, load_preset, stage_configs
+from training.registry import get_kind, parse_config
+
+
+def tiny_overrides(model: Path) -> dict[str, dict]:
+    """cpu-smoke shrunk to the tiny model: a few seconds per stage."""
+    return {
+        "dataset": {"num_tasks": 4, "max_constraints": 2, "math_ratio": 0.2},
+        "reward_model": {"policy": str(model), "init_from": str(model), "max_new_tokens": 12, "batch_size": 4},
+        "grpo": {
+            "model": str(model), "steps": 2, "prompts_per_step": 2, "group_size": 2, "max_completion_length": 8,
+            "save_every": 1, "sample_every": 1, "samples_per_log": 2, "learning_rate": 1e-3,
+        },
+    }  # fmt: skip
+
+
+def test_shipped_presets_are_valid_configs(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from training.dataset import run as run_dataset
+
+    assert {"cpu-smoke", "cpu-30min", "gpu-small"} <= set(list_presets())
+    for name in ("cpu-smoke", "cpu-30min", "gpu-small"):
+        preset = load_preset(name)
+        assert preset.description and set(preset.stages) == set(STAGES)
+        dataset_config = parse_config(get_kind("dataset").config_cls, preset.config("dataset"))
+        if name != "gpu-small":  # gpu-small uses every seed task: slow to build here, checked above
+            smaller = parse_config(get_kind("dataset").config_cls, {**preset.config("dataset"), "num_tasks": 3})
+            path = run_dataset(smaller, RecordingContext(tmp_path / name))["path"]
+        assert dataset_config.max_constraints >= 1
+        # Model fields point at the tiny model: the hub id of gpu-small cannot resolve offline.
+        local = {"policy": str(tiny_model_dir), "init_from": str(tiny_model_dir), "model": str(tiny_model_dir)}
+        rm = {**preset.config("reward_model"), "dataset": path}
+        parse_config(get_kind("reward_model").config_cls, {**rm, **{k: v for k, v in local.items() if k in rm}})
+        grpo = {**preset.config("grpo"), "dataset": path, "model": str(tiny_model_dir)}
+        parse_config(get_kind("grpo").config_cls, {**grpo, "use_vllm": "off"})
+
+
+def test_preset_and_set_errors_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="unknown preset") as error:
+        load_preset("no-such-preset")
+    assert error.value.field == "preset"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grpo: {}\ntraining: {}\n")
+    with pytest.raises(LabError, match="unknown section 'training'"):
+        load_preset(str(bad))
+    with pytest.raises(LabError, match="STAGE.FIELD=VALUE"):
+        _parse_sets(["steps=3"])
+    assert _parse_sets(["grpo.steps=3", "dataset.include_types=[a, b]"]) == {
+        "grpo": {"steps": 3},
+        "dataset": {"include_types": ["a", "b"]},
+    }
+    with pytest.raises(LabError, match="unknown stage"):
+        stage_configs(load_preset("cpu-smoke"), ["dataset", "eval"])
+
+
+@pytest.fixture
+def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = storage.init_db()
+    yield path
+    dispose_engine()
+
+
+def test_bad_stage_cancels_the_stages_already_queued(db: Path, tiny_model_dir: Path) -> None:
+    from storage import jobs
+    from training.pipeline import submit_pipeline
+
+    overrides = tiny_overrides(tiny_model_dir)
+    overrides["grpo"]["steps"] = 0
+    with pytest.raises(LabError) as error:
+        submit_pipeline("cpu-smoke", overrides=overrides)
+    assert error.value.field == "steps"
+    assert {j.status for j in jobs.list_jobs()} == {"cancelled"}
+
+
+def test_pipeline_through_the_real_worker(db: Path, tiny_model_dir: Path) -> None:
+    """dataset -> RM -> 2 GRPO steps queued at once; the worker runs them in order; the checkpoint generates."""
+    from lab.models import generate_batch, load_model
+    from storage import checkpoints, datasets, jobs, metrics, samples
+    from tests.test_jobs_kinds import start_worker, stop_process, wait_for
+    from training.pipeline import submit_pipeline
+
+    queued = submit_pipeline("cpu-smoke", overrides=tiny_overrides(tiny_model_dir))
+    assert [j.kind for j in queued] == list(STAGES) and {j.status for j in queued} == {"queued"}
+    worker = start_worker()
+    try:
+        finished = {"succeeded", "failed", "cancelled", "interrupted"}
+
+        def all_done():
+            current = [jobs.get_job(j.id) for j in queued]
+            return current if all(j.status in finished for j in current) else None
+
+        done = wait_for(all_done, timeout=600, what="the three pipeline jobs", interval=0.5)
+    finally:
+        stop_process(worker)
+    assert [j.status for j in done] == ["succeeded"] * 3, [(j.kind, j.error_message) for j in done]
+    data_run, rm_run, grpo_run = (j.run_id for j in done)
+    (dataset,) = [d for d in datasets.list_datasets() if d.run_id == data_run]
+    assert dataset.meta["levels"] == {"1": 4, "2": 4} and Path(dataset.path).is_file()
+    (rm_checkpoint,) = checkpoints.list_checkpoints(rm_run)
+    assert rm_checkpoint.meta["type"] == "reward_model" and "held_out_accuracy" in rm_checkpoint.meta
+    assert "rm/held_out_accuracy" in metrics.metric_names(rm_run)
+    policy = checkpoints.list_checkpoints(grpo_run)
+    assert sorted(c.step for c in policy) == [1, 2]
+    assert done[2].config["reward_model"] == f"run:{rm_run}"
+    reward = metrics.metric_series(grpo_run, ["reward"])["reward"]
+    assert reward.steps == (1, 2)
+    assert any(name.startswith("constraints/") for name in metrics.metric_names(grpo_run))
+    stored = samples.list_samples(grpo_run, limit=100)
+    assert {s.step for s in stored} == {1, 2} and all(s.breakdown for s in stored)
+    final = max(policy, key=lambda c: c.step)
+    (text,) = generate_batch(load_model(final.path), ["Say hello."], max_new_tokens=4)
+    assert isinstance(text, str)

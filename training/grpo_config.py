@@ -1,0 +1,158 @@
+"""The grpo job's config: one documented dataclass (UI form, CLI YAML and worker alike) and its checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lab.errors import LabError
+from training import refs
+
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+
+
+@dataclass
+class GRPOJobConfig:
+    """GRPO (TRL GRPOTrainer) on a curriculum dataset with constraint rewards; LoRA by default."""
+
+    # Model, data, reward
+    model: str = field(
+        default="bundled",
+        metadata={"help": "Policy to train: 'bundled', a folder, a hub id, a checkpoint id or 'run:<id>'."},
+    )
+    dataset: str = field(
+        default="", metadata={"help": "Training rows: a stored dataset id, 'run:<id>' of a dataset run, or a file."}
+    )
+    reward_model: str = field(
+        default="",
+        metadata={"help": "Soft-constraint RM: checkpoint id, 'run:<id>' or folder; empty = hard constraints only."},
+    )
+    hard_mode: Literal["strict", "loose"] = field(
+        default="strict", metadata={"help": "IFEval verdict that scores hard constraints during training."}
+    )
+    # Schedule
+    steps: int = field(default=50, metadata={"help": "Optimizer steps (each: prompts_per_step x group_size rollouts)."})
+    prompts_per_step: int = field(default=4, metadata={"help": "Distinct prompts per step."})
+    group_size: int = field(default=4, metadata={"help": "Completions per prompt (GRPO's group; the paper: 5)."})
+    micro_batch_size: int = field(
+        default=0,
+        metadata={
+            "help": "Completions per forward/backward pass (gradient accumulation over the step); 0 = all at once. "
+            "On CPU 4 is much faster than 16+: large-vocabulary logits make big passes memory-bound."
+        },
+    )
+    learning_rate: float = field(default=1e-5, metadata={"help": "Constant learning rate (paper: 1e-6 full FT)."})
+    beta: float = field(default=0.0, metadata={"help": "KL coefficient; 0 = no reference model (the paper's setting)."})
+    epsilon: float = field(default=0.2, metadata={"help": "PPO clip range."})
+    loss_type: str = field(default="dapo", metadata={"help": f"TRL loss: one of {', '.join(LOSS_TYPES)}."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01)."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (paper: 1.0)."})
+    seed: int = field(default=0, metadata={"help": "Random seed (data order, sampling, LoRA init)."})
+    # Generation
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the rollouts (paper: 1.0)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass of the rollouts, in (0, 1]."})
+    max_completion_length: int = field(default=256, metadata={"help": "Longest rollout, in tokens."})
+    use_vllm: Literal["auto", "on", "off"] = field(
+        default="auto", metadata={"help": "vLLM generation: auto = on when CUDA and vllm are present."}
+    )
+    # Parameter-efficient training
+    lora: bool = field(
+        default=True, metadata={"help": "Train LoRA adapters (checkpoints are adapters) or all weights."}
+    )
+    lora_rank: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / rank)."})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "Trade compute for memory (slower; for long completions on GPU)."}
+    )
+    # Checkpoints, logging, scale-out
+    save_every: int = field(
+        default=25, metadata={"help": "Save and register a checkpoint every N steps (and at the end)."}
+    )
+    sample_every: int = field(
+        default=5, metadata={"help": "Store completions with breakdowns every K steps (0 = never)."}
+    )
+    samples_per_log: int = field(default=4, metadata={"help": "Completions stored each time."})
+    num_processes: int = field(
+        default=1, metadata={"help": "Processes (GPUs) for `accelerate launch`; 1 = in the job's own process."}
+    )
+    trust_remote_code: bool = field(default=False, metadata={"help": "Run a checkpoint's own Python code."})
+
+    def validate(self) -> None:
+        for name in ("steps", "prompts_per_step", "max_completion_length", "save_every", "lora_rank", "lora_alpha"):
+            if getattr(self, name) < 1:
+                raise LabError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        if self.group_size < 2:
+            raise LabError(
+                f"must be >= 2 (GRPO compares completions within a group), got {self.group_size}", "group_size"
+            )
+        for name in ("sample_every", "samples_per_log", "beta", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise LabError(f"must be >= 0, got {getattr(self, name)}", field=name)
+        if self.learning_rate <= 0:
+            raise LabError(f"must be > 0, got {self.learning_rate}", field="learning_rate")
+        if self.temperature <= 0:
+            raise LabError(
+                f"must be > 0 (GRPO needs different completions per group), got {self.temperature}", "temperature"
+            )
+        if not 0 < self.top_p <= 1:
+            raise LabError(f"must be in (0, 1], got {self.top_p}", field="top_p")
+        if self.loss_type not in LOSS_TYPES:
+            raise LabError(f"must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}", field="loss_type")
+        if self.num_processes < 1:
+            raise LabError(f"must be >= 1, got {self.num_processes}", field="num_processes")
+        if (self.prompts_per_step * self.group_size) % self.num_processes:
+            raise LabError(
+                f"prompts_per_step x group_size ({self.prompts_per_step * self.group_size}) must divide evenly "
+                f"over num_processes ({self.num_processes})",
+                field="num_processes",
+            )
+        if self.micro_batch_size < 0 or (
+            self.micro_batch_size
+            and (self.prompts_per_step * self.group_size) % (self.micro_batch_size * self.num_processes)
+        ):
+            raise LabError(
+                f"must be 0 or divide prompts_per_step x group_size / num_processes "
+                f"({self.prompts_per_step * self.group_size // self.num_processes}), got {self.micro_batch_size}",
+                field="micro_batch_size",
+            )
+        if self.use_vllm == "on" and not vllm_available():
+            raise LabError(
+                "vLLM needs a CUDA GPU and the vllm package (requirements-gpu.txt); use auto or off", "use_vllm"
+            )
+        if refs.run_ref(self.model) is not None:
+            refs.check_run_ref(self.model, "grpo", "model")
+        else:
+            refs.resolve_model(self.model, "model")
+        if refs.run_ref(self.dataset) is not None:
+            refs.check_run_ref(self.dataset, "dataset", "dataset")
+        else:
+            check_grpo_dataset(refs.read_rows(refs.resolve_dataset(self.dataset)))
+        if self.reward_model.strip():
+            if refs.run_ref(self.reward_model) is not None:
+                refs.check_run_ref(self.reward_model, "reward_model", "reward_model")
+            else:
+                from lab.rm_scorer import read_rm_info
+
+                read_rm_info(refs.resolve_checkpoint(self.reward_model, "reward_model"))
+
+
+def vllm_available() -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def check_grpo_dataset(rows: list[dict[str, Any]]) -> None:
+    """Refuse a dataset with nothing to reward: no rows, or rows with neither constraints nor a math answer."""
+    if not rows:
+        raise LabError("the dataset is empty", field="dataset")
+    rewarded = [r for r in rows if r.get("instruction_id_list") or (r.get("source") == "math" and r.get("answer"))]
+    if not rewarded:
+        raise LabError("no row has constraints or a math answer, so no reward can be computed", field="dataset")
+    missing = next((i for i, r in enumerate(rows) if not str(r.get("prompt") or "").strip()), None)
+    if missing is not None:
+        raise LabError(f"row {missing + 1} has no prompt", field="dataset")

@@ -1,0 +1,168 @@
+"""Compare tab, lower half: the same prompt to several checkpoints side by side (breakdown under each answer),
+blind mode with votes A / B / tie / both bad, and the vote summary per pair of models.
+
+The SideBySide object (which holds the hidden names in blind mode) stays in a server-side gr.State.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from lab.errors import LabError
+from training.arena import record_vote, side_by_side, vote_summary
+from ui import compose_state as cs
+from ui.errors import to_ui_error
+from ui.events import MODEL, PRIVATE
+from ui.scoring import BREAKDOWN_HEADERS, BREAKDOWN_WIDTHS, aggregate_line, breakdown_rows
+
+MAX_ANSWERS = 4
+VOTE_HEADERS = ["model", "other", "wins", "losses", "ties", "both bad", "win rate"]
+CHOICE_WORDS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
+
+
+def _row(use_composed: bool, items: list, task: str, prompt: str) -> dict[str, Any]:
+    if use_composed:
+        if not items:
+            raise LabError("the Compose & score tab has no constraints yet; add some or untick the box", "prompt")
+        return cs.compose_row(items, task)
+    if not (prompt or "").strip():
+        raise LabError("type a prompt (or tick 'use the prompt composed in Compose & score')", field="prompt")
+    return {"prompt": prompt.strip(), "instruction_id_list": [], "kwargs": [], "constraints": []}
+
+
+def _slot_updates(answers: list[dict[str, Any]]) -> list[Any]:
+    out: list[Any] = []
+    for i in range(MAX_ANSWERS):
+        if i >= len(answers):
+            out += [gr.update(visible=False), "", "", "", []]
+            continue
+        a = answers[i]
+        out += [
+            gr.update(visible=True),
+            a["label"],
+            a["response"],
+            aggregate_line(a["breakdown"]),
+            breakdown_rows(a["breakdown"]),
+        ]
+    return out
+
+
+def on_generate(
+    refs: list[str],
+    use_composed: bool,
+    items: list,
+    task: str,
+    prompt: str,
+    seed: float,
+    temperature: float,
+    max_new_tokens: float,
+    blind: bool,
+    rm_path: str,
+) -> list[Any]:
+    try:
+        refs = list(refs or [])
+        if len(refs) > MAX_ANSWERS:
+            raise LabError(f"pick at most {MAX_ANSWERS} checkpoints for side by side", field="checkpoints")
+        comparison = side_by_side(
+            _row(use_composed, items, task, prompt),
+            refs,
+            seed=int(seed or 0),
+            temperature=float(temperature),
+            max_new_tokens=int(max_new_tokens),
+            blind=bool(blind),
+            reward_model=rm_path or None,
+        )
+    except Exception as error:
+        raise to_ui_error(error, "Side-by-side generation") from None
+    answers = comparison.public()
+    can_vote = len(answers) == 2
+    note = "Blind: the names are hidden until you vote." if comparison.blind else ""
+    if can_vote and not comparison.blind:
+        note = "Vote for the better answer (votes are stored per pair of models)."
+    return [comparison, gr.update(visible=can_vote), note, *_slot_updates(answers)]
+
+
+def on_vote(comparison: Any, choice: str) -> tuple[Any, str, list[list[Any]], Any]:
+    try:
+        if comparison is None:
+            raise LabError("generate two answers first", field="vote")
+        result = record_vote(comparison, choice)
+    except Exception as error:
+        raise to_ui_error(error, "Vote") from None
+    names = ", ".join(f"{slot} = {label}" for slot, label in result.revealed.items())
+    table, fig = votes_view()
+    return gr.update(visible=False), f"Vote stored ({CHOICE_WORDS[choice]}). {names}", table, fig
+
+
+def votes_view() -> tuple[list[list[Any]], Any]:
+    from lab.figures import votes_figure
+
+    pairs = vote_summary()
+    rows = []
+    for p in pairs:
+        rate = p.first_win_rate
+        rows.append(
+            [
+                p.first_label,
+                p.second_label,
+                p.first_wins,
+                p.second_wins,
+                p.ties,
+                p.both_bad,
+                "—" if rate is None else f"{100 * rate:.0f} %",
+            ]
+        )
+    return rows, (votes_figure([p.tally() for p in pairs]) if pairs else None)
+
+
+def build(targets: gr.Dropdown, rm: gr.Dropdown, composed: tuple[gr.State, gr.Textbox]) -> tuple[Any, list[Any]]:
+    """Render the side-by-side panel; returns (refresh fn, its outputs) for when the tab opens."""
+    items, task = composed
+    comparison = gr.State(None)
+    gr.Markdown("**Side by side** — same prompt, same seed, one answer per checkpoint (up to 4).")
+    with gr.Row():
+        use_composed = gr.Checkbox(
+            value=False, label="Use the prompt composed in Compose & score", elem_id="compare-use-composed"
+        )
+        blind = gr.Checkbox(
+            value=False, label="Blind (two checkpoints, names hidden until you vote)", elem_id="compare-blind"
+        )
+    prompt = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt")
+    with gr.Row():
+        seed = gr.Number(value=0, precision=0, label="Seed")
+        temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature")
+        max_new_tokens = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens")
+    generate = gr.Button("Generate side by side", variant="primary", elem_id="compare-generate")
+    note = gr.Textbox(show_label=False, interactive=False, elem_id="compare-arena-note")
+    slots: list[Any] = []
+    with gr.Row(equal_height=False):
+        for i in range(MAX_ANSWERS):
+            with gr.Column(visible=False, min_width=260) as column:
+                label = gr.Textbox(show_label=False, interactive=False, elem_id=f"compare-answer-{i}-label")
+                text = gr.Textbox(label="Answer", lines=8, interactive=False, elem_id=f"compare-answer-{i}")
+                reward = gr.Textbox(label="Reward", interactive=False, elem_id=f"compare-answer-{i}-reward")
+                table = gr.Dataframe(
+                    headers=BREAKDOWN_HEADERS,
+                    interactive=False,
+                    wrap=True,
+                    column_widths=BREAKDOWN_WIDTHS,
+                    label="Breakdown",
+                )
+            slots += [column, label, text, reward, table]
+    with gr.Row(visible=False) as vote_row:
+        buttons = {c: gr.Button(w, elem_id=f"compare-vote-{c}") for c, w in CHOICE_WORDS.items()}
+    votes = gr.Dataframe(headers=VOTE_HEADERS, interactive=False, label="Votes per pair", elem_id="compare-votes")
+    votes_plot = gr.Plot(show_label=False, elem_id="compare-votes-plot")
+
+    inputs = [targets, use_composed, items, task, prompt, seed, temperature, max_new_tokens, blind, rm]
+    generate.click(
+        on_generate,
+        inputs,
+        [comparison, vote_row, note, *slots],
+        **MODEL,
+    )
+    for choice, button in buttons.items():
+        button.click(lambda c, ch=choice: on_vote(c, ch), comparison, [vote_row, note, votes, votes_plot], **PRIVATE)
+    return votes_view, [votes, votes_plot]

@@ -1,0 +1,182 @@
+"""What the Train screen shows about a job, read from storage on every refresh (never from page memory), so a
+reloaded page or a second browser shows the same job: which job to watch, progress, log tail, samples, queue.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+from storage import jobs as job_store
+from storage.jobs import JobRecord
+from storage.runs import get_run
+from storage.samples import count_samples, list_samples
+from ui.scoring import summary
+
+AUTO = "auto"
+RUN_PREFIX = "run:"
+SAMPLE_HEADERS = ["step", "reward", "prompt", "response", "breakdown"]
+QUEUE_HEADERS = ["job", "run", "kind", "status", "progress", "name"]
+LOG_LINES = 60
+
+
+def clock(seconds: float | None) -> str:
+    """0:42, 12:05, 1:02:03 — or '—' when unknown."""
+    if seconds is None or seconds < 0:
+        return "—"
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def watched_job(choice: str | None) -> JobRecord | None:
+    """The job a watch choice means: a job id, or 'auto' = the running job, else the next queued, else the newest."""
+    if choice and choice != AUTO:
+        try:
+            return job_store.get_job(int(choice))
+        except (LabError, ValueError):
+            return None
+    running = job_store.list_jobs(status="running", limit=1)
+    if running:
+        return running[0]
+    queued = job_store.list_jobs(status="queued", limit=1000)
+    if queued:
+        return queued[-1]  # the oldest queued job runs next
+    newest = job_store.list_jobs(limit=1)
+    return newest[0] if newest else None
+
+
+def job_label(job: JobRecord, run_name: str | None = None) -> str:
+    name = run_name if run_name is not None else get_run(job.run_id).name
+    return f"job {job.id} · {job.kind} · {job.status} · {name}"
+
+
+def watch_choices(limit: int = 30) -> list[tuple[str, str]]:
+    choices = [("auto: follow the running job", AUTO)]
+    for job in job_store.list_jobs(limit=limit):
+        choices.append((job_label(job), str(job.id)))
+    return choices
+
+
+@dataclass(frozen=True)
+class Progress:
+    fraction: float | None  # None when the job has not reported a total
+    text: str
+
+
+def progress_of(job: JobRecord | None, now: float | None = None) -> Progress:
+    """'job 7 · grpo · running · step 2/3 (67 %) · elapsed 0:42 · ETA 0:21 · GRPO step 2/3'."""
+    if job is None:
+        return Progress(None, "No jobs yet: pick a preset and press Launch.")
+    now = time.time() if now is None else now
+    parts = [f"job {job.id}", job.kind, job.status]
+    fraction = None
+    if job.progress_total:
+        fraction = min(1.0, max(0.0, job.progress_current / job.progress_total))
+        parts.append(f"step {job.progress_current}/{job.progress_total} ({100 * fraction:.0f} %)")
+    if job.started_at:
+        parts.append(f"elapsed {clock((job.finished_at or now) - job.started_at)}")
+    if job.status == "running":
+        parts.append(f"ETA {clock(job.eta_seconds)}")
+    elif job.status == "queued":
+        ahead = [j for j in job_store.list_jobs(status="queued", limit=1000) if j.id < job.id]
+        parts.append(f"waiting: {len(ahead)} queued ahead" + ("" if ahead else ", starts when the worker is free"))
+    if job.progress_message:
+        parts.append(job.progress_message)
+    if job.error_message and job.status in ("failed", "interrupted", "cancelled"):
+        parts.append(job.error_message)
+    return Progress(fraction, " · ".join(parts))
+
+
+def progress_bar_html(progress: Progress, status: str) -> str:
+    """A bar built only from numbers (no job text goes into HTML)."""
+    percent = 0.0 if progress.fraction is None else 100.0 * progress.fraction
+    colour = {"failed": "#d62728", "cancelled": "#7f7f7f", "interrupted": "#ff7f0e"}.get(status, "#2ca02c")
+    return (
+        '<div id="train-bar" style="height:14px;border-radius:7px;background:#e5e7eb;overflow:hidden">'
+        f'<div style="height:100%;width:{percent:.1f}%;background:{colour}"></div></div>'
+    )
+
+
+def log_tail(job: JobRecord | None, lines: int = LOG_LINES) -> str:
+    if job is None or not job.log_path:
+        return ""
+    path = Path(job.log_path)
+    if not path.is_file():
+        return "(no log yet)"
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 64_000))  # a long log: read only its end
+        text = handle.read().decode("utf-8", errors="replace")
+    # Progress bars redraw with carriage returns; keep the last state of each line.
+    cleaned = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")]
+    return "\n".join(cleaned[-lines:])
+
+
+def linked_runs(run_id: int) -> dict[str, int]:
+    """kind → run id for this run and the earlier runs its config points at ('run:<id>'), transitively."""
+    found: dict[str, int] = {}
+    pending, seen = [run_id], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            run = get_run(current)
+        except LabError:
+            continue
+        found.setdefault(run.kind, current)
+        for value in run.config.values():
+            if isinstance(value, str) and value.strip().startswith(RUN_PREFIX):
+                number = value.strip()[len(RUN_PREFIX) :]
+                if number.isdigit():
+                    pending.append(int(number))
+    return found
+
+
+def downstream_queued(run_id: int) -> list[JobRecord]:
+    """Queued jobs waiting for this run's output (they reference 'run:<id>'): cancelling a stage cancels them."""
+    wanted = f"{RUN_PREFIX}{run_id}"
+    return [
+        job
+        for job in job_store.list_jobs(status="queued", limit=1000)
+        if any(isinstance(v, str) and v.strip() == wanted for v in job.config.values())
+    ]
+
+
+def samples_table(run_id: int | None, limit: int = 12) -> list[list[Any]]:
+    """Newest stored completions with a one-line breakdown each."""
+    if run_id is None:
+        return []
+    rows = []
+    for sample in list_samples(run_id, limit=limit, newest_first=True):
+        reward = "—" if sample.reward is None else f"{sample.reward:.3f}"
+        rows.append([sample.step, reward, sample.prompt, sample.response, summary(sample.breakdown)])
+    return rows
+
+
+def refresh_key(job: JobRecord | None, runs: Mapping[str, int]) -> tuple:
+    """Changes whenever the charts or samples could have changed (so unchanged refreshes redraw nothing)."""
+    from storage.metrics import last_metric_step
+
+    if job is None:
+        return ()
+    per_run = tuple((kind, run_id, last_metric_step(run_id), count_samples(run_id)) for kind, run_id in runs.items())
+    return (job.id, job.status, per_run)
+
+
+def queue_table() -> list[list[Any]]:
+    rows = []
+    for job in job_store.list_jobs(limit=200):
+        if job.status not in ("queued", "running"):
+            continue
+        total = f"{job.progress_current}/{job.progress_total}" if job.progress_total else "—"
+        rows.append([job.id, job.run_id, job.kind, job.status, total, get_run(job.run_id).name])
+    return rows

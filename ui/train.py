@@ -1,0 +1,243 @@
+"""Train tab: preset or full config form → queue the dataset → RM → GRPO pipeline; watch the job live.
+
+The watch panel re-reads storage on every gr.Timer tick, so reloading the page (or opening it elsewhere)
+shows the running job again; nothing about a job lives only in this page's memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from lab.errors import LabError
+from training.jobs import cancel_job, resume_job
+from training.pipeline import STAGES, list_presets, load_preset, submit_pipeline
+from ui import config_form as form
+from ui import job_view as jv
+from ui.charts import CHARTS, run_figures
+from ui.errors import to_ui_error
+from ui.events import PRIVATE, QUICK
+from ui.settings import check_can_change, check_can_submit, read_only
+
+REFRESH_S = 1.5
+FORM_COLUMNS = 2
+DEFAULT_PRESET = "cpu-smoke"
+
+
+def _preset_or_first() -> str:
+    presets = list_presets()
+    return DEFAULT_PRESET if DEFAULT_PRESET in presets else (presets[0] if presets else "")
+
+
+def on_preset(preset: str, specs: list[form.FieldSpec]) -> list[Any]:
+    """Fill the form from a preset: description, its stages, every field, and the CLI command."""
+    try:
+        values = form.preset_values(preset)
+        stages = form.preset_stages(preset)
+        description = load_preset(preset).description
+    except Exception as error:
+        raise to_ui_error(error, "Loading the preset") from None
+    widgets = [form.display(spec, values[spec.stage][spec.name]) for spec in specs]
+    return [description, stages, form.cli_command(preset, stages, {}), *widgets]
+
+
+def on_form(preset: str, stages: list[str], name: str, specs: list[form.FieldSpec], *raw: Any) -> str:
+    try:
+        return form.cli_command(preset, stages, form.overrides(preset, stages, specs, raw), name or "")
+    except LabError as error:
+        return f"# not valid yet: {error}"
+
+
+def on_launch(preset: str, stages: list[str], name: str, specs: list[form.FieldSpec], *raw: Any) -> tuple[str, str]:
+    try:
+        if not stages:
+            raise LabError(f"tick at least one of {', '.join(STAGES)}", field="stages")
+        check_can_submit(len(stages))
+        changes = form.overrides(preset, stages, specs, raw)
+        jobs = submit_pipeline(preset, stages, changes, name=(name or "").strip() or None)
+    except Exception as error:
+        raise to_ui_error(error, "Launch") from None
+    queued = ", ".join(f"{job.kind} = job {job.id} (run {job.run_id})" for job in jobs)
+    command = form.cli_command(preset, stages, changes, name or "")
+    return f"Queued {queued}. The panel on the right follows the running job.", command
+
+
+def _buttons(job: Any) -> tuple[Any, Any]:
+    locked = read_only()
+    active = job is not None and job.status in ("queued", "running")
+    resumable = job is not None and job.resumable and not locked
+    if resumable:
+        resumable = job_is_newest(job)
+    return gr.update(interactive=active and not locked), gr.update(interactive=resumable)
+
+
+def job_is_newest(job: Any) -> bool:
+    from storage.jobs import list_jobs
+
+    newest = list_jobs(run_id=job.run_id, limit=1)
+    return bool(newest) and newest[0].id == job.id
+
+
+def job_cli(job: Any) -> str:
+    if job is None:
+        return ""
+    return f"python -m training logs {job.id} --follow    # or: show {job.id} · cancel {job.id} · resume {job.id}"
+
+
+def refresh(choice: str, key: Any, smoothing: float) -> list[Any]:
+    """One tick: progress, buttons, log and queue always; charts and samples only when storage changed."""
+    try:
+        job = jv.watched_job(choice)
+        progress = jv.progress_of(job)
+        runs = jv.linked_runs(job.run_id) if job is not None else {}
+        new_key = (jv.refresh_key(job, runs), smoothing)
+        cancel, resume = _buttons(job)
+        head = [
+            jv.progress_bar_html(progress, job.status if job else ""),
+            progress.text,
+            job_cli(job),
+            cancel,
+            resume,
+            jv.log_tail(job),
+            jv.queue_table(),
+        ]
+        if new_key == key:
+            return [*head, *[gr.skip()] * (len(CHARTS) + 1), key]
+        grpo_run = runs.get("grpo")
+        samples = jv.samples_table(grpo_run if grpo_run is not None else (job.run_id if job else None))
+        return [*head, *run_figures(runs, smoothing), samples, new_key]
+    except Exception as error:
+        raise to_ui_error(error, "Refreshing the job view") from None
+
+
+def on_cancel(choice: str) -> str:
+    try:
+        check_can_change()
+        job = jv.watched_job(choice)
+        if job is None:
+            raise LabError("there is no job to cancel", field="job")
+        cancel_job(job.id)
+        later = jv.downstream_queued(job.run_id)
+        for waiting in later:
+            cancel_job(waiting.id)
+        extra = f" and {len(later)} queued stage(s) waiting for it" if later else ""
+        return f"Cancel requested for job {job.id}{extra}: it saves what it has and stops."
+    except Exception as error:
+        raise to_ui_error(error, "Cancel") from None
+
+
+def on_resume(choice: str) -> str:
+    try:
+        check_can_change()
+        job = jv.watched_job(choice)
+        if job is None:
+            raise LabError("there is no job to resume", field="job")
+        check_can_submit(1)
+        new = resume_job(job.id)
+        return f"Resuming job {job.id} as job {new.id} (attempt {new.attempt}); it continues from its last checkpoint."
+    except Exception as error:
+        raise to_ui_error(error, "Resume") from None
+
+
+def watch_menu(choice: str | None = None) -> Any:
+    choices = jv.watch_choices()
+    values = {value for _, value in choices}
+    return gr.update(choices=choices, value=choice if choice in values else jv.AUTO)
+
+
+def build(demo: gr.Blocks, tab: gr.Tab) -> gr.Timer:
+    """Render the Train tab inside `tab`; returns its timer, which runs while the tab is open (app.py pauses it
+    when another tab opens)."""
+    locked = read_only()
+    preset_name = _preset_or_first()
+    specs = form.all_fields()
+    if locked:
+        gr.Markdown("This instance is **read-only**: you can watch jobs, but launching and cancelling are off.")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            preset = gr.Dropdown(list_presets(), value=preset_name, label="Preset", elem_id="train-preset")
+            description = gr.Textbox(label="About this preset", lines=3, interactive=False, elem_id="train-about")
+            stages = gr.CheckboxGroup(
+                list(STAGES),
+                value=list(STAGES),
+                label="Stages to run (each needs the one before, unless you point it at stored output)",
+                elem_id="train-stages",
+            )
+            name = gr.Textbox(label="Run name (optional)", placeholder=preset_name, elem_id="train-name")
+            launch = gr.Button("Launch", variant="primary", interactive=not locked, elem_id="train-launch")
+            launch_message = gr.Textbox(label="Launch status", interactive=False, elem_id="train-launch-message")
+            cli = gr.Textbox(
+                label="Equivalent CLI command", lines=2, interactive=False, buttons=["copy"], elem_id="train-cli"
+            )
+            gr.Markdown("Every field of each stage's config (the preset fills them; what you change is sent):")
+            widgets = []
+            for stage in STAGES:
+                with gr.Accordion(form.STAGE_TITLES[stage], open=False, elem_id=f"train-section-{stage}"):
+                    mine = [spec for spec in specs if spec.stage == stage]
+                    for i in range(0, len(mine), FORM_COLUMNS):
+                        with gr.Row():
+                            widgets += [form.make_widget(spec) for spec in mine[i : i + FORM_COLUMNS]]
+        with gr.Column(scale=3):
+            with gr.Row():
+                watch = gr.Dropdown(
+                    [("auto: follow the running job", jv.AUTO)],
+                    value=jv.AUTO,
+                    label="Watching",
+                    scale=4,
+                    elem_id="train-watch",
+                )
+                smoothing = gr.Slider(0, 0.95, value=0.0, step=0.05, label="Smoothing", scale=1)
+            bar = gr.HTML(jv.progress_bar_html(jv.Progress(None, ""), ""), elem_id="train-bar-html")
+            progress = gr.Textbox(show_label=False, interactive=False, elem_id="train-progress")
+            with gr.Row():
+                cancel = gr.Button("Cancel", variant="stop", interactive=False, elem_id="train-cancel")
+                resume = gr.Button("Resume", interactive=False, elem_id="train-resume")
+            action = gr.Textbox(label="Cancel / resume", interactive=False, elem_id="train-action")
+            job_cli_box = gr.Textbox(label="This job from the CLI", interactive=False, elem_id="train-job-cli")
+            plots = []
+            for i in range(0, len(CHARTS), 2):
+                with gr.Row():
+                    plots += [gr.Plot(show_label=False, elem_id=f"train-chart-{c.key}") for c in CHARTS[i : i + 2]]
+            samples = gr.Dataframe(
+                headers=jv.SAMPLE_HEADERS,
+                interactive=False,
+                column_widths=["7%", "8%", "30%", "33%", "22%"],
+                max_chars=400,
+                wrap=True,
+                max_height=420,
+                label="Recent completions (newest first) with their breakdowns",
+                elem_id="train-samples",
+            )
+            log = gr.Textbox(label="Log (tail)", lines=12, max_lines=12, interactive=False, elem_id="train-log")
+            queue = gr.Dataframe(
+                headers=jv.QUEUE_HEADERS, interactive=False, label="Queue (running and waiting)", elem_id="train-queue"
+            )
+    key = gr.State(None)
+    timer = gr.Timer(REFRESH_S, active=False)  # app.py turns it on while the tab is visible
+
+    preset_outputs = [description, stages, cli, *widgets]
+    preset.change(lambda p: on_preset(p, specs), preset, preset_outputs, **QUICK)
+    gr.on(
+        [w.input for w in widgets] + [stages.input, name.input],
+        lambda p, s, n, *raw: on_form(p, s, n, specs, *raw),
+        [preset, stages, name, *widgets],
+        cli,
+        **QUICK,
+    )
+    launch.click(
+        lambda p, s, n, *raw: on_launch(p, s, n, specs, *raw),
+        [preset, stages, name, *widgets],
+        [launch_message, cli],
+        **PRIVATE,
+    ).success(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
+    refresh_outputs = [bar, progress, job_cli_box, cancel, resume, log, queue, *plots, samples, key]
+    timer.tick(refresh, [watch, key, smoothing], refresh_outputs, **QUICK)
+    watch.change(refresh, [watch, gr.State(None), smoothing], refresh_outputs, show_progress="hidden")
+    smoothing.release(refresh, [watch, gr.State(None), smoothing], refresh_outputs, show_progress="hidden")
+    cancel.click(on_cancel, watch, action, **PRIVATE)
+    resume.click(on_resume, watch, action, **PRIVATE).success(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
+    demo.load(lambda p: on_preset(p, specs), preset, preset_outputs, **QUICK)
+    demo.load(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
+    tab.select(lambda c: (watch_menu(c), gr.Timer(active=True)), watch, [watch, timer], **QUICK)
+    return timer
