@@ -92,6 +92,11 @@ def _errors(values: Sequence[float], lows: Sequence[float | None], highs: Sequen
     return {"type": "data", "array": plus, "arrayminus": minus, "visible": True}
 
 
+def _plain(text: str) -> str:
+    """Plotly reads a few HTML-like tags in labels; run names are user text, so show their tags as text."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _layout(fig: go.Figure, title: str, **kwargs: Any) -> go.Figure:
     fig.update_layout(
         title=title,
@@ -118,14 +123,14 @@ def type_delta_figure(deltas: Sequence[TypeDelta], baseline_label: str, title: s
         ys = [t for t in types if t in mine]
         fig.add_trace(
             go.Bar(
-                name=label,
+                name=_plain(label),
                 y=ys,
                 x=[100.0 * mine[t].delta for t in ys],
                 orientation="h",
                 marker_color=PALETTE[i % len(PALETTE)],
                 customdata=[[100.0 * mine[t].baseline, 100.0 * mine[t].value, mine[t].n] for t in ys],
                 hovertemplate="%{y}<br>%{customdata[0]:.1f}% → %{customdata[1]:.1f}% (n=%{customdata[2]})"
-                "<br>Δ %{x:+.1f} points<extra>" + label + "</extra>",
+                "<br>Δ %{x:+.1f} points<extra>" + _plain(label) + "</extra>",
             )
         )
     fig.add_vline(x=0, line_color="#444", line_width=1)
@@ -150,11 +155,11 @@ def tradeoff_figure(points: Sequence[TradeoffPoint], if_metric: str = "instructi
         ys = [p.if_accuracy for p in mine]
         fig.add_trace(
             go.Scatter(
-                name=name,
+                name=_plain(name),
                 x=[_pct(x) for x in xs],
                 y=[_pct(y) for y in ys],
                 mode="lines+markers+text" if len(mine) > 1 else "markers+text",
-                text=[p.label for p in mine],
+                text=[_plain(p.label) for p in mine],
                 textposition="top center",
                 marker={
                     "size": [16 if p.is_baseline else 10 for p in mine],
@@ -209,7 +214,7 @@ def steps_figure(points: Sequence[TradeoffPoint], if_metric: str = "instruction-
             ys = [getter(p) for p in mine]
             fig.add_trace(
                 go.Scatter(
-                    name=f"{name} · {metric}",
+                    name=f"{_plain(name)} · {metric}",
                     x=steps,
                     y=[_pct(y) for y in ys],
                     mode="lines+markers",
@@ -219,7 +224,7 @@ def steps_figure(points: Sequence[TradeoffPoint], if_metric: str = "instruction-
                         [interval(p)[0] if interval(p) else None for p in mine],
                         [interval(p)[1] if interval(p) else None for p in mine],
                     ),
-                    text=[p.label for p in mine],
+                    text=[_plain(p.label) for p in mine],
                     hovertemplate="%{text}<br>step %{x}: %{y:.1f}%<extra></extra>",
                 )
             )
@@ -239,12 +244,12 @@ def headline_figure(values: Sequence[HeadlineValue]) -> go.Figure:
         vals = [mine[m].value for m in ms]
         fig.add_trace(
             go.Bar(
-                name=label,
+                name=_plain(label),
                 x=[HEADLINE_TITLES.get(m, m) for m in ms],
                 y=[_pct(v) for v in vals],
                 marker_color=PALETTE[i % len(PALETTE)],
                 error_y=_errors(vals, [mine[m].low for m in ms], [mine[m].high for m in ms]),
-                hovertemplate="%{x}: %{y:.1f}%<extra>" + label + "</extra>",
+                hovertemplate="%{x}: %{y:.1f}%<extra>" + _plain(label) + "</extra>",
             )
         )
     return _layout(fig, "IFEval metrics (95 % bootstrap intervals)", barmode="group", yaxis_title="%", height=400)
@@ -254,7 +259,7 @@ def votes_figure(tallies: Sequence[VoteTally]) -> go.Figure:
     """Stacked horizontal bars: per pair "left vs right", the share of votes each won, ties and both bad."""
     go = _go()
     fig = go.Figure()
-    names = [f"{t.a_label} vs {t.b_label}" for t in tallies]
+    names = [_plain(f"{t.a_label} vs {t.b_label}") for t in tallies]
     totals = [max(1, t.a_wins + t.b_wins + t.ties + t.both_bad) for t in tallies]
     for part, color, getter in (
         ("left wins", "#2ca02c", lambda t: t.a_wins),

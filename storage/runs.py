@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lab.errors import LabError
 from storage.db import now, read_session, to_record, write_session
-from storage.models import ACTIVE_STATUSES, FINISHED_STATUSES, Job, Run
+from storage.models import ACTIVE_STATUSES, FINISHED_STATUSES, Dataset, Job, Run
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def load_state(run_id: int) -> dict[str, Any]:
 
 
 def delete_run(run_id: int) -> None:
-    """Delete a run and its jobs, metrics, samples, checkpoint rows and evaluations (files stay on disk)."""
+    """Delete a run and its jobs, metrics, samples, checkpoint, dataset and evaluation rows (files stay on disk)."""
     with write_session() as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -95,4 +95,6 @@ def delete_run(run_id: int) -> None:
         )
         if active is not None:
             raise LabError(f"run {run_id} still has an active job ({active}); cancel it first", field="run_id")
+        # Datasets outlive a deleted run only when they came from elsewhere; a dataset run's own rows go with it.
+        session.execute(delete(Dataset).where(Dataset.run_id == run_id))
         session.delete(run)

@@ -125,3 +125,12 @@ def test_kinds_documents_the_yaml_keys(db: Path, capsys) -> None:
     for field in ("model", "checkpoint", "prompts", "batch_size", "max_new_tokens", "temperature", "seed", "limit"):
         assert f"  {field} (" in text
     assert "Sampling temperature; 0 = greedy." in text
+
+
+def test_pipeline_and_export_subcommands_are_dispatched(lab_home, capsys):
+    from training.cli import main
+
+    assert main(["pipeline", "no-such-preset"]) == 2
+    assert "no-such-preset" in capsys.readouterr().err
+    assert main(["export", "verl", str(lab_home / "out"), "--dataset", "424242"]) != 0
+    assert "424242" in capsys.readouterr().err

@@ -85,3 +85,12 @@ def test_votes_are_stacked_shares() -> None:
     assert [t.name for t in fig.data] == ["left wins", "right wins", "tie", "both bad"]
     assert [t.x[0] for t in fig.data] == pytest.approx([25.0, 50.0, 25.0, 0.0])
     assert fig.data[0].y == ("base vs step 20",)
+
+
+def test_user_chosen_labels_show_their_tags_as_text() -> None:
+    label = '<a href="javascript:alert(1)">run</a>'
+    fig = type_delta_figure([TypeDelta(label, "keywords:existence", value=0.5, baseline=0.1, n=3)], "base")
+    assert fig.data[0].name == '&lt;a href="javascript:alert(1)"&gt;run&lt;/a&gt;'
+    assert "<a " not in fig.data[0].hovertemplate
+    votes = votes_figure([VoteTally("<b>x</b>", "y", 1, 0, 0, 0)])
+    assert votes.data[0].y[0].startswith("&lt;b&gt;x")

@@ -240,6 +240,13 @@ def test_checkpoints_datasets_evaluations_votes_round_trip(db: Path, tmp_path: P
         votes.add_vote("p", "a", "b", "x", "y", "maybe")
     assert error.value.field == "choice"
 
+    # Deleting the run takes its own dataset rows with it; a dataset from elsewhere stays.
+    assert jobs.claim_next_job(1).id == job.id and jobs.finish_job(job.id, "succeeded")
+    runs.delete_run(job.run_id)
+    with pytest.raises(LabError):
+        datasets.get_dataset(d1)
+    assert datasets.get_dataset(d2).version == 2
+
 
 # ---------------------------------------------------------------- concurrency across processes
 

@@ -1,4 +1,4 @@
-"""The job CLI, `python -m training COMMAND`: submit, run, list, show, cancel, resume, logs, kinds.
+"""The job CLI, `python -m training COMMAND`: submit, run, list, show, cancel, resume, logs, kinds, pipeline, export.
 
 Configs come from a YAML file whose keys are the kind's config fields (`python -m training kinds KIND` lists
 them) and/or `--set key=value`. Mistakes print one line starting with "error:" and exit with status 2.
@@ -250,7 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Subcommands with parsers of their own: `pipeline` (training/pipeline.py) and `export` (training/export.py).
+_DELEGATED = {"pipeline": ("training.pipeline", "main_pipeline"), "export": ("training.export", "main_export")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:
+        import importlib
+
+        module, function = _DELEGATED[argv[0]]
+        return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

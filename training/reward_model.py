@@ -336,7 +336,8 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     from lab.constraints.registry import get_type
     from lab.rm_scorer import RewardModelScorer, RMTemplate
 
-    if not refs.await_run_refs([(config.dataset, "dataset"), (config.policy, "policy")], ctx.should_stop):
+    waits = [(config.dataset, "dataset"), (config.policy, "policy"), (config.init_from, "init_from")]
+    if not refs.await_run_refs(waits, ctx.should_stop):
         return {"stopped": "before start"}
     dataset_path = refs.resolve_dataset(config.dataset)
     rows = refs.read_rows(dataset_path)
