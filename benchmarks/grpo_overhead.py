@@ -1,6 +1,8 @@
 """Our grpo job vs a bare TRL GRPOTrainer script: same model, data, reward function and GRPOConfig.
 
-    .venv/bin/python benchmarks/grpo_overhead.py [--model bundled] [--steps 6] [--rounds 2]
+    LAB_HOME=/tmp/scratch .venv/bin/python benchmarks/grpo_overhead.py [--model bundled] [--steps 6] [--rounds 2]
+
+(Without LAB_HOME a new temp folder is used, and the bundled model is converted into it first, ~1 min.)
 
 "Ours" is training.grpo.run with the storage-backed job context (metrics, samples with breakdowns, checkpoints
 and progress written to SQLite); "bare" is GRPOTrainer(...).train() with the same arguments and reward and no
@@ -135,9 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    home = Path(tempfile.mkdtemp(prefix="grpo_overhead_"))
-    if args.model == "bundled" and "LAB_HOME" in os.environ:
-        home = Path(os.environ["LAB_HOME"])  # reuse the converted bundled model
+    # Runs and checkpoints go to $LAB_HOME (set it to a scratch folder; default: a new temp folder).
+    home = Path(os.environ.get("LAB_HOME") or tempfile.mkdtemp(prefix="grpo_overhead_"))
     os.environ["LAB_HOME"] = str(home)
     from storage import init_db
     from tests.recording_context import RecordingContext
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     init_db()
     dataset = build_dataset(
         parse_config(DatasetConfig, {"name": "overhead", "num_tasks": 20, "max_constraints": 3, "math_ratio": 0.2}),
-        RecordingContext(Path(tempfile.mkdtemp(prefix="overhead_ds_"))),
+        RecordingContext(home / "overhead_dataset"),
     )["path"]
     values = {
         "model": args.model, "dataset": dataset, "reward_model": args.reward_model, "steps": args.steps,
@@ -159,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     bare: list[tuple[float, float]] = []
     ours: list[tuple[float, float]] = []
     for r in range(args.rounds):
-        bare += run_bare(values, Path(tempfile.mkdtemp(prefix="bare_")))
+        with tempfile.TemporaryDirectory(prefix="bare_") as work_dir:
+            bare += run_bare(values, Path(work_dir))
         ours += run_ours(values)
         print(f"round {r + 1}: median wall s/step bare {median(bare, 0):.2f}, ours {median(ours, 0):.2f}")
     for name, times in (("bare", bare), ("ours", ours)):

@@ -134,3 +134,12 @@ def test_pipeline_and_export_subcommands_are_dispatched(lab_home, capsys):
     assert "no-such-preset" in capsys.readouterr().err
     assert main(["export", "verl", str(lab_home / "out"), "--dataset", "424242"]) != 0
     assert "424242" in capsys.readouterr().err
+
+
+def test_a_preset_file_gives_the_section_of_the_kind(tmp_path):
+    from training.cli import _read_config
+
+    preset = tmp_path / "p.yaml"
+    preset.write_text("description: x\ndataset:\n  seed: 3\ngrpo:\n  steps: 2\n", encoding="utf-8")
+    assert _read_config(str(preset), ["steps=5"], "grpo") == {"steps": 5}
+    assert _read_config(str(preset), [], "dataset") == {"seed": 3}

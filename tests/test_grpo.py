@@ -166,3 +166,21 @@ def test_num_processes_runs_under_accelerate_launch(dataset_file: Path, tiny_mod
     assert result["steps"] == 2 and result["num_processes"] == 2
     assert sorted(ctx.metrics) == [1, 2] and [c[0] for c in ctx.checkpoints] == [1, 2]
     assert result["checkpoints"] == [1, 2] and set(ctx.samples) == {1, 2}
+
+
+def test_stored_ids_that_do_not_exist_are_refused(dataset_file: Path, tiny_model_dir: Path, lab_home: Path) -> None:
+    from storage.db import dispose_engine
+
+    try:
+        for values, field, words in [
+            ({"model": "99"}, "model", "no checkpoint with id 99"),
+            ({"reward_model": "98"}, "reward_model", "no checkpoint with id 98"),
+            ({"dataset": "97"}, "dataset", "no dataset with id 97"),
+            ({"dataset": "run:96"}, "dataset", "no run with id 96"),
+            ({"model": "run:x"}, "model", "run:<run id>"),
+        ]:
+            with pytest.raises(LabError) as error:
+                _config(dataset_file, tiny_model_dir, **values)
+            assert error.value.field == field and words in str(error.value), (values, str(error.value))
+    finally:
+        dispose_engine()

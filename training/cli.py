@@ -21,7 +21,8 @@ from lab.errors import LabError
 EXIT_USAGE = 2
 
 
-def _read_config(path: str | None, sets: Sequence[str]) -> dict[str, Any]:
+def _read_config(path: str | None, sets: Sequence[str], kind: str | None = None) -> dict[str, Any]:
+    """Values from the YAML file, then --set overrides. A preset file (one section per kind) gives its `kind` part."""
     import yaml
 
     values: dict[str, Any] = {}
@@ -35,6 +36,8 @@ def _read_config(path: str | None, sets: Sequence[str]) -> dict[str, Any]:
             raise LabError(f"{path} is not valid YAML: {error}", field="config") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise LabError(f"{path} must be a mapping of config fields to values", field="config")
+        if kind and isinstance(loaded, dict) and isinstance(loaded.get(kind), dict):
+            loaded = loaded[kind]
         values.update(loaded or {})
     for item in sets:
         key, sep, raw = item.partition("=")
@@ -71,7 +74,7 @@ def _progress(job: Any) -> str:
 def cmd_submit(args: argparse.Namespace) -> int:
     from training.jobs import submit_job
 
-    job = submit_job(args.kind, _read_config(args.config, args.set), name=args.name)
+    job = submit_job(args.kind, _read_config(args.config, args.set, args.kind), name=args.name)
     print(f"queued job {job.id} (run {job.run_id}, {job.kind}); follow it with: python -m training logs {job.id} -f")
     return 0
 
@@ -79,7 +82,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from training.jobs import run_in_foreground
 
-    job = run_in_foreground(args.kind, _read_config(args.config, args.set), name=args.name)
+    job = run_in_foreground(args.kind, _read_config(args.config, args.set, args.kind), name=args.name)
     print(f"job {job.id} (run {job.run_id}) {job.status}" + (f": {job.error_message}" if job.error_message else ""))
     return 0 if job.status == "succeeded" else 1
 
