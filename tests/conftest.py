@@ -27,3 +27,23 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture
+def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A migrated database in the test's $LAB_HOME, with the app's access switches off."""
+    import storage
+    from storage.db import dispose_engine
+
+    for name in ("LAB_READ_ONLY", "LAB_MAX_QUEUED", "LAB_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    path = storage.init_db()
+    yield path
+    dispose_engine()
+
+
+@pytest.fixture
+def jobs_db(db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`db` plus the test-only job kinds of tests/test_jobs_kinds.py, for workers started by the test."""
+    monkeypatch.setenv("LAB_JOB_MODULES", "tests.test_jobs_kinds")
+    return db

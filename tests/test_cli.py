@@ -8,19 +8,14 @@ from pathlib import Path
 
 import pytest
 
-import storage
 from storage import jobs, metrics
-from storage.db import dispose_engine
-from tests.test_jobs_kinds import KIND, MODULE, ROOT, job_env
+from tests.test_jobs_kinds import KIND, ROOT, job_env
 from training.cli import main
 
 
 @pytest.fixture
-def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("LAB_JOB_MODULES", MODULE)
-    path = storage.init_db()
-    yield path
-    dispose_engine()
+def db(jobs_db: Path) -> Path:
+    return jobs_db
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -18,19 +18,15 @@ from sqlalchemy.exc import OperationalError
 import storage
 from lab.errors import LabError
 from storage import checkpoints, jobs, metrics, runs, samples
-from storage.db import dispose_engine
-from tests.test_jobs_kinds import KIND, MODULE, start_worker, stop_process, wait_for
+from tests.test_jobs_kinds import KIND, start_worker, stop_process, wait_for
 from training.context import JobLostError, StorageJobContext
 from training.jobs import resume_job, submit_job
 from training.worker import pid_alive, recover_jobs
 
 
 @pytest.fixture
-def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("LAB_JOB_MODULES", MODULE)
-    path = storage.init_db()
-    yield path
-    dispose_engine()
+def db(jobs_db: Path) -> Path:
+    return jobs_db
 
 
 @pytest.fixture

@@ -19,13 +19,6 @@ from storage.db import dispose_engine, get_engine, read_connection, write_connec
 TABLES = {"runs", "jobs", "metrics", "samples", "checkpoints", "datasets", "evaluations", "votes"}
 
 
-@pytest.fixture
-def db(lab_home: Path) -> Path:
-    path = storage.init_db()
-    yield path
-    dispose_engine()
-
-
 def _new_run(kind: str = "generate") -> jobs.JobRecord:
     return jobs.create_job(kind, {"x": 1}, name="test run")
 

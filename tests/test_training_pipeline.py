@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import storage
 from lab.errors import LabError
-from storage.db import dispose_engine
 from tests.recording_context import RecordingContext
 from training.pipeline import STAGES, _parse_sets, list_presets, load_preset, stage_configs
 from training.registry import get_kind, parse_config
@@ -62,13 +60,6 @@ def test_preset_and_set_errors_name_the_field(tmp_path: Path) -> None:
     }
     with pytest.raises(LabError, match="unknown stage"):
         stage_configs(load_preset("cpu-smoke"), ["dataset", "eval"])
-
-
-@pytest.fixture
-def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = storage.init_db()
-    yield path
-    dispose_engine()
 
 
 def test_bad_stage_cancels_the_stages_already_queued(db: Path, tiny_model_dir: Path) -> None:

@@ -8,19 +8,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import storage
 from storage import jobs as job_store
-from storage.db import dispose_engine
 from ui import arena_view, compare
-
-
-@pytest.fixture
-def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("LAB_READ_ONLY", "LAB_MAX_QUEUED"):
-        monkeypatch.delenv(name, raising=False)
-    path = storage.init_db()
-    yield path
-    dispose_engine()
 
 
 def test_the_table_turns_to_one_row_per_metric() -> None:

@@ -10,21 +10,11 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import storage
 from lab.errors import LabError
 from lab.paths import runs_dir
 from storage import checkpoints, datasets, jobs, metrics, samples
-from storage.db import dispose_engine
 from ui import run_table as rt
 from ui import runs
-
-
-@pytest.fixture
-def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("LAB_READ_ONLY", raising=False)
-    path = storage.init_db()
-    yield path
-    dispose_engine()
 
 
 def _finished(kind: str, config: dict, name: str, status: str = "succeeded") -> jobs.JobRecord:

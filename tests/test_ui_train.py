@@ -11,24 +11,13 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import storage
 from lab.errors import LabError
 from storage import jobs as job_store
-from storage.db import dispose_engine
 from training.pipeline import STAGES, _parse_sets
 from training.registry import get_kind
 from ui import config_form as form
 from ui import job_view as jv
 from ui import settings, train
-
-
-@pytest.fixture
-def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("LAB_READ_ONLY", "LAB_MAX_QUEUED", "LAB_AUTH"):
-        monkeypatch.delenv(name, raising=False)
-    path = storage.init_db()
-    yield path
-    dispose_engine()
 
 
 def test_the_form_has_every_field_of_every_stage_and_round_trips() -> None:

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import storage
 from storage import checkpoints, jobs, metrics, runs, samples
-from storage.db import dispose_engine
-from tests.test_jobs_kinds import KIND, MODULE, start_worker, stop_process, wait_for
+from tests.test_jobs_kinds import KIND, start_worker, stop_process, wait_for
 from training.jobs import cancel_job, resume_job, submit_job
 from training.worker import pid_alive
 
@@ -25,11 +23,8 @@ PROMPTS = 60
 
 
 @pytest.fixture
-def db(lab_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("LAB_JOB_MODULES", MODULE)
-    path = storage.init_db()
-    yield path
-    dispose_engine()
+def db(jobs_db: Path) -> Path:
+    return jobs_db
 
 
 @pytest.fixture
