@@ -264,3 +264,33 @@ def answer_matches(response_answer: str, expected: str | int) -> tuple[bool, str
     if boxed is None:
         return False, None
     return normalise_answer(boxed) == normalise_answer(str(expected)), boxed
+
+
+# lm-eval's gsm8k "flexible-extract": the last number-like run of the response, compared by exact match after
+# dropping "," and "$" and a trailing "." (its regexes_to_ignore; ignore_case). Lenient where \boxed{} is strict,
+# so a small model that states the right number without boxing it still counts here.
+_FLEXIBLE_NUMBER = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+_FLEXIBLE_IGNORE = (",", r"\$", r"(?s).*#### ", r"\.$")
+
+
+def last_number(text: str) -> str | None:
+    """The number lm-eval's gsm8k flexible-extract filter takes from a response (None where it finds none)."""
+    matches = _FLEXIBLE_NUMBER.findall(text)
+    if not matches:
+        return None
+    groups = [g for g in matches[-1] if g]
+    return groups[0].strip() if groups else None
+
+
+def flexible_matches(response: str, expected: str | int) -> bool:
+    """gsm8k flexible-extract exact match of the response's last number against the expected answer."""
+    found = last_number(response)
+    if found is None:
+        return False
+
+    def clean(value: str) -> str:
+        for pattern in _FLEXIBLE_IGNORE:
+            value = re.sub(pattern, "", value)
+        return value.lower()
+
+    return clean(found) == clean(str(expected))

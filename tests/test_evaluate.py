@@ -230,6 +230,20 @@ def test_metrics_match_ifeval_on_hand_made_responses(tmp_path: Path) -> None:
     assert metrics["headline"]["math_accuracy"] == 0.5
 
 
+def test_flexible_math_accuracy_counts_unboxed_right_answers() -> None:
+    items = [
+        EvalItem("m1", "math", "What is 3+4?", answer="7"),
+        EvalItem("m2", "math", "What is 2+2?", answer="4"),
+        EvalItem("m3", "math", "What is 5+5?", answer="10"),
+    ]
+    responses = ["3 + 4 = 7", "\\boxed{4}", "5 + 5 = 11"]
+    results = breakdown_batch([i.row() for i in items], responses, None, loose=True)
+    metrics = compute_metrics(items, results, [5, 5, 5], max_new_tokens=64, resamples=200, seed=0)
+    assert metrics["headline"]["math_accuracy"] == pytest.approx(1 / 3)  # only the boxed 4
+    assert metrics["headline"]["math_accuracy_flexible"] == pytest.approx(2 / 3)  # 7 and 4
+    assert [metrics["per_item"][k].get("mf") for k in ("m1", "m2", "m3")] == [1, 1, 0]
+
+
 def test_official_hook_reports_why_it_cannot_run(tmp_path: Path) -> None:
     from training.lm_eval_hook import official_ifeval_status
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,9 @@ from lab.math_problems import (
     TEMPLATES,
     answer_matches,
     extract_boxed,
+    flexible_matches,
     generate_math_problems,
+    last_number,
     normalise_answer,
     problem_split,
 )
@@ -95,6 +98,52 @@ def test_answer_matching() -> None:
     assert answer_matches("\\boxed{12} no wait \\boxed{13}", "12") == (False, "13")
     assert answer_matches("12", "12") == (False, None)  # must be boxed
     assert answer_matches("\\boxed{12.5}", "12") == (False, "12.5")
+
+
+FLEXIBLE_CASES = [
+    "The answer is 1,100.",
+    "10 * 11 = 110 toys per hour, so 1100 toys in 10 hours",
+    "It costs $232.",
+    "First 290 * 0.2 = 58.0. Then 290 - 58 = 232.00",
+    "no numbers at all",
+    "x = -7 and then 3",
+    "Ends with a lone 5",
+    "Step 1... step 2... 12.5 apples",
+    "Temperatures of -3, -4",
+    "#### 42",
+    "a, b, c.",
+]
+
+
+@pytest.mark.parametrize("response", FLEXIBLE_CASES)
+def test_flexible_extract_matches_lm_eval(response: str) -> None:
+    """Our last-number extraction and match are lm-eval's gsm8k "flexible-extract" filter and exact_match."""
+    import yaml
+    from lm_eval.api.metrics import exact_match_hf_evaluate
+    from lm_eval.filters.extraction import RegexFilter
+
+    task = Path(__import__("lm_eval").__file__).parent / "tasks" / "gsm8k" / "gsm8k.yaml"
+    config = yaml.safe_load(task.read_text())
+    flexible = next(f for f in config["filter_list"] if f["name"] == "flexible-extract")["filter"][0]
+    metric = config["metric_list"][0]
+    regex = RegexFilter(regex_pattern=flexible["regex_pattern"], group_select=flexible["group_select"])
+    extracted = next(iter(regex.apply([[response]], [{}])))[0]
+    assert (last_number(response) or "[invalid]") == extracted
+    for expected in ("1100", "232", "-7", "3", "5", "12", "42", "-4"):
+        reference = exact_match_hf_evaluate(
+            [extracted],
+            [expected],
+            regexes_to_ignore=metric["regexes_to_ignore"],
+            ignore_case=metric["ignore_case"],
+            ignore_punctuation=metric["ignore_punctuation"],
+        )["exact_match"]
+        assert flexible_matches(response, expected) == bool(reference), (response, expected)
+
+
+def test_flexible_is_lenient_where_boxed_is_strict() -> None:
+    assert flexible_matches("so they make 1100 toys", 1100) and not answer_matches("so they make 1100 toys", 1100)[0]
+    assert flexible_matches("\\boxed{1,100}", "1100")
+    assert not flexible_matches("1100 toys, 10 hours", "1100")  # the last number decides
 
 
 def test_rows_have_the_curriculum_shape() -> None:

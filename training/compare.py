@@ -19,7 +19,14 @@ from storage.evaluations import EvaluationRecord
 
 IF_SUITE = "heldout-if"
 MATH_SUITE = "math-probe"
-TABLE_METRICS = (*HEADLINE_ORDER, "soft_mean", "math_accuracy", "mean_tokens", "format_failure_rate")
+TABLE_METRICS = (
+    *HEADLINE_ORDER,
+    "soft_mean",
+    "math_accuracy",
+    "math_accuracy_flexible",
+    "mean_tokens",
+    "format_failure_rate",
+)
 # Per-item fields of results["per_item"] behind each metric: (numerator, denominator or None for a mean).
 _PAIRED = {
     "prompt_strict": ("ps", None),
@@ -28,6 +35,7 @@ _PAIRED = {
     "instruction_loose": ("li", "n"),
     "soft_mean": ("s", None),
     "math_accuracy": ("m", None),
+    "math_accuracy_flexible": ("mf", None),
 }
 
 
@@ -113,6 +121,7 @@ def _row(evaluation: EvaluationRecord, is_baseline: bool) -> ComparisonRow:
     for name, block in (
         ("soft_mean", (res.get("soft") or {}).get("mean")),
         ("math_accuracy", (res.get("math") or {}).get("accuracy")),
+        ("math_accuracy_flexible", (res.get("math") or {}).get("accuracy_flexible")),
     ):
         got = _interval(block)
         if got:

@@ -1,5 +1,6 @@
 """Per-checkpoint metrics from scored eval samples: IFEval's four numbers, per-type pass rates, soft RM mean,
-math accuracy, length and format failures, with seeded 95 % bootstrap intervals on the headline numbers.
+math accuracy (exact \\boxed{} match, and lm-eval's gsm8k flexible-extract: the last number), length and format
+failures, with seeded 95 % bootstrap intervals on the headline numbers.
 """
 
 from __future__ import annotations
@@ -10,9 +11,18 @@ from typing import Any
 
 from lab.bootstrap import bootstrap_mean, bootstrap_ratio
 from lab.eval_suites import EvalItem
+from lab.math_problems import flexible_matches
 from lab.reward import RewardBreakdown
 
-HEADLINE = ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose", "soft_mean", "math_accuracy")
+HEADLINE = (
+    "prompt_strict",
+    "prompt_loose",
+    "instruction_strict",
+    "instruction_loose",
+    "soft_mean",
+    "math_accuracy",
+    "math_accuracy_flexible",
+)
 
 
 @dataclass(frozen=True)
@@ -24,9 +34,10 @@ class ItemOutcome:
     strict: tuple[bool, ...]  # hard constraints, in row order
     loose: tuple[bool, ...]
     soft: float | None  # mean RM probability over the item's soft constraints, None when unscored
-    math: bool | None
+    math: bool | None  # last \\boxed{} equals the answer
     tokens: int
     format_ok: bool
+    math_flexible: bool | None = None  # last number equals the answer (lm-eval gsm8k flexible-extract)
 
     def compact(self) -> dict[str, Any]:
         out: dict[str, Any] = {"t": self.tokens}
@@ -42,6 +53,8 @@ class ItemOutcome:
             out["s"] = round(self.soft, 6)
         if self.math is not None:
             out["m"] = int(self.math)
+        if self.math_flexible is not None:
+            out["mf"] = int(self.math_flexible)
         return out
 
 
@@ -52,10 +65,11 @@ def item_outcome(item: EvalItem, result: RewardBreakdown, tokens: int) -> ItemOu
     loose = tuple(bool(r.loose.passed) if r.loose else False for r in hard)
     soft_scores = [r.score for r in result.results if r.kind == "soft" and r.score is not None]
     soft = sum(soft_scores) / len(soft_scores) if soft_scores else None
-    math = None
+    math = flexible = None
     if item.part == "math":
         math = bool(result.math.correct) if result.math else False
-    return ItemOutcome(item.key, item.part, strict, loose, soft, math, int(tokens), bool(result.format_ok))
+        flexible = bool(result.math and flexible_matches(result.answer, result.math.expected))
+    return ItemOutcome(item.key, item.part, strict, loose, soft, math, int(tokens), bool(result.format_ok), flexible)
 
 
 def compute_metrics(
@@ -98,6 +112,7 @@ def compute_metrics(
     math = [o for o in outcomes if o.math is not None]
     out["math"] = {
         "accuracy": interval([float(bool(o.math)) for o in math]),
+        "accuracy_flexible": interval([float(bool(o.math_flexible)) for o in math]),
         "items": len(math),
         "no_boxed_answer": sum(1 for i, r in zip(items, results, strict=True) if i.part == "math" and not _boxed(r)),
     }
@@ -143,7 +158,8 @@ def _per_type(items: Sequence[EvalItem], results: Sequence[RewardBreakdown]) -> 
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
-    """The flat numbers a table shows: IFEval's four, soft mean, math accuracy, length, format failures."""
+    """The flat numbers a table shows: IFEval's four, soft mean, math accuracy (boxed and flexible), length and
+    format failures."""
     ifeval = metrics.get("ifeval", {})
     flat: dict[str, float | None] = {}
     for name in HEADLINE[:4]:
@@ -152,6 +168,8 @@ def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
     flat["soft_mean"] = soft["value"] if soft else None
     math = (metrics.get("math") or {}).get("accuracy")
     flat["math_accuracy"] = math["value"] if math else None
+    flexible = (metrics.get("math") or {}).get("accuracy_flexible")
+    flat["math_accuracy_flexible"] = flexible["value"] if flexible else None
     flat["mean_tokens"] = (metrics.get("length") or {}).get("mean_tokens")
     flat["format_failure_rate"] = (metrics.get("format_failures") or {}).get("rate")
     return flat

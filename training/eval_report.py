@@ -34,7 +34,7 @@ def report(
             out.append(f"## {suite}\n\nno evaluations of these models on this suite yet\n")
             continue
         metrics = (
-            ("math_accuracy", "mean_tokens", "format_failure_rate")
+            ("math_accuracy", "math_accuracy_flexible", "mean_tokens", "format_failure_rate")
             if suite == MATH_SUITE
             else (
                 "prompt_strict",

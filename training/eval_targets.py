@@ -12,7 +12,7 @@ from typing import Any
 
 from lab.errors import LabError
 
-METRICS_VERSION = 1  # bump when compute_metrics changes meaning, so old cached results are not reused
+METRICS_VERSION = 2  # bump when compute_metrics changes meaning, so old cached results are not reused
 CHECKPOINT_PREFIX = "checkpoint:"
 RUN_PREFIX = "run:"
 
