@@ -46,8 +46,15 @@ def report(
             )
         )
         headers, cells = format_table(rows, metrics)
+        scope = (
+            ""
+            if suite == MATH_SUITE
+            else " n counts every prompt: IFEval's four numbers cover the prompts with hard constraints, soft_mean"
+            " (the reward model's mean probability) those with soft ones."
+        )
         out.append(
-            f"## {suite}\n\nValues in %, [95 % bootstrap interval]; Δ vs the baseline, paired on the same prompts.\n"
+            f"## {suite}\n\nValues in %, [95 % bootstrap interval]; Δ vs the baseline, paired on the same prompts."
+            f"{scope}\n"
         )
         out.append(markdown_table(headers, cells) + "\n")
         if types and suite != MATH_SUITE:
@@ -64,7 +71,8 @@ def report(
                 for d in sorted(deltas, key=lambda d: (d.label, -d.delta))
             ]
             headers = ["model", "constraint type", "n", "baseline %", "value %", "Δ points"]
-            out.append(f"### Per constraint type ({mode})\n\n" + markdown_table(headers, table) + "\n")
+            title = f"### Per constraint type ({mode} pass rate; soft types: mean reward-model probability)"
+            out.append(f"{title}\n\n" + markdown_table(headers, table) + "\n")
     if runs:
         data = tradeoff_data(runs, base=baseline or (refs[0] if refs else None))
         table = [
