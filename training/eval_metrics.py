@@ -166,10 +166,9 @@ def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
         flat[name] = ifeval[name]["value"] if ifeval.get(name) else None
     soft = (metrics.get("soft") or {}).get("mean")
     flat["soft_mean"] = soft["value"] if soft else None
-    math = (metrics.get("math") or {}).get("accuracy")
-    flat["math_accuracy"] = math["value"] if math else None
-    flexible = (metrics.get("math") or {}).get("accuracy_flexible")
-    flat["math_accuracy_flexible"] = flexible["value"] if flexible else None
+    math = metrics.get("math") or {}
+    for name, key in (("math_accuracy", "accuracy"), ("math_accuracy_flexible", "accuracy_flexible")):
+        flat[name] = math[key]["value"] if math.get(key) else None
     flat["mean_tokens"] = (metrics.get("length") or {}).get("mean_tokens")
     flat["format_failure_rate"] = (metrics.get("format_failures") or {}).get("rate")
     return flat
