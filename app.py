@@ -1,8 +1,9 @@
 """IF-Lab web app: composes the screens in ui/ and serves them; starts the background job worker.
 
 Run: `python app.py` (or `make run`) and open http://127.0.0.1:7860. Env: LAB_HOST, LAB_PORT, LAB_HOME,
-LAB_NO_WORKER=1, LAB_AUTH=user:password, LAB_READ_ONLY=1, LAB_MAX_QUEUED. Importing this module must stay
-light (no torch): models load on first use. `?tab=train` (compose, train, runs, compare, playground) opens a tab.
+LAB_NO_WORKER=1, LAB_AUTH=user:password, LAB_READ_ONLY=1, LAB_ALLOW_REMOTE_CODE=1, LAB_MAX_QUEUED (README:
+Security model). Importing this module must stay light (no torch): models load on first use. `?tab=train`
+(compose, train, runs, compare, playground) opens a tab.
 """
 
 from __future__ import annotations
@@ -45,29 +46,65 @@ def build_app() -> gr.Blocks:
         )
         with gr.Tabs(elem_id="lab-tabs") as tabs:
             with gr.Tab("Compose & score", id="compose", elem_id="tab-compose") as compose_tab:
-                composed = compose.build(demo)
+                composed = compose.build(demo, compose_tab)
             with gr.Tab("Train", id="train", elem_id="tab-train") as train_tab:
-                train_timer = train.build(demo, train_tab)
+                trained = train.build(demo, train_tab)
             with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_tab:
-                runs.build(demo, runs_tab)
+                runs_view = runs.build(demo, runs_tab)
             with gr.Tab("Compare", id="compare", elem_id="tab-compare") as compare_tab:
                 compare.build(demo, compare_tab, composed)
             with gr.Tab("Playground", id="playground", elem_id="tab-playground") as playground_tab:
-                playground.build(demo)
+                playground.build(demo, playground_tab)
         # The Train view polls storage only while it is visible.
         fast = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
-        for tab in (compose_tab, runs_tab, compare_tab, playground_tab):
-            tab.select(lambda: gr.Timer(active=False), None, train_timer, **fast)
-        demo.load(tab_from_url, None, [tabs, train_timer], **fast)
+        train_timer = trained.timer
+        # The address follows the open tab (?tab=...), so a reload or a shared link lands on it.
+        for name, tab in zip(TABS, (compose_tab, train_tab, runs_tab, compare_tab, playground_tab), strict=True):
+            active = name == "train"
+            tab.select(lambda on=active: gr.Timer(active=on), None, train_timer, js=url_js(name), **fast)
+        runs_view.train_button.click(
+            lambda: (gr.Tabs(selected="train"), gr.Timer(active=True)), None, [tabs, train_timer], **fast
+        ).then(None, None, None, js=url_js("train"), **fast)
+        opened = runs_view.opened
+
+        def open_run(run_id: int | None) -> list[object]:
+            return runs_view.open_fn(run_id) if run_id else [gr.skip()] * len(runs_view.open_outputs)
+
+        trained.preview.click(
+            lambda run_id: (gr.Tabs(selected="runs"), run_id, gr.Timer(active=False)),
+            trained.dataset_run,
+            [tabs, opened, train_timer],
+            **fast,
+        ).then(open_run, opened, runs_view.open_outputs, api_visibility="private").then(
+            None, None, None, js=url_js("runs"), **fast
+        )
+        demo.load(tab_from_url, None, [tabs, train_timer, opened], **fast).then(
+            open_run, opened, runs_view.open_outputs, api_visibility="private"
+        )
     return demo
 
 
-def tab_from_url(request: gr.Request) -> tuple[object, object]:
-    """Open the tab named by ?tab=... (so a link or a reload lands on Train, which then follows its job)."""
-    wanted = (request.query_params.get("tab") or "").strip().lower() if request else ""
+def url_js(tab: str) -> str:
+    """Browser-side: put ?tab=<tab> in the address bar without reloading (history.replaceState)."""
+    return (
+        "() => { const u = new URL(window.location.href); "
+        f"u.searchParams.set('tab', '{tab}'); if ('{tab}' !== 'runs') u.searchParams.delete('run'); "
+        "window.history.replaceState(null, '', u); }"
+    )
+
+
+def tab_from_url(request: gr.Request) -> tuple[object, object, object]:
+    """Open the tab named by ?tab=... (so a link or a reload lands on Train, which then follows its job);
+    ?tab=runs&run=N also opens run N."""
+    params = request.query_params if request else {}
+    wanted = (params.get("tab") or "").strip().lower()
+    run = (params.get("run") or "").strip()
+    opened = int(run) if run.isdigit() and wanted in ("", "runs") else gr.skip()
+    if run.isdigit() and wanted == "":
+        wanted = "runs"
     if wanted not in TABS:
-        return gr.skip(), gr.skip()
-    return gr.Tabs(selected=wanted), gr.Timer(active=wanted == "train")
+        return gr.skip(), gr.skip(), opened
+    return gr.Tabs(selected=wanted), gr.Timer(active=wanted == "train"), opened
 
 
 def on_spaces() -> bool:
@@ -93,7 +130,12 @@ def init_storage() -> None:
     except ImportError as error:
         log.warning("storage not available, running without a database: %s", error)
         return
-    init_db()
+    from storage.db import UnusableDatabaseError
+
+    try:
+        init_db()
+    except UnusableDatabaseError as error:  # damaged or unreadable file: say what to do, not a traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 def start_worker() -> subprocess.Popen | None:

@@ -3,8 +3,10 @@
 `python benchmarks/app.py [--starts 3] [--scores 200]`. Cold start: `python app.py` from process start until `/`
 answers 200 (fresh $LAB_HOME, no worker), median of --starts. Scoring: the Score button's server-side handler
 (breakdown + table + chart) in process, and the same over HTTP: Gradio's REST API for the `score_row` endpoint
-(POST /gradio_api/call/score_row, then read the result stream; the queue included), p50 and p95.
-Targets: cold start < 8 s, scoring p50 < 50 ms. The last line prints the figures.
+(POST /gradio_api/call/score_row, then read the result stream; the queue included), p50 and p95. Train tab: one
+full refresh (progress, stages, five charts, samples) watching a 1k-step and a 30k-step run of 50 metrics each.
+Targets: cold start < 8 s, scoring p50 < 50 ms, refresh time ratio 30k/1k < 2 (charts read O(points shown)).
+The last two lines print the figures; the last one is the refresh cost.
 """
 
 from __future__ import annotations
@@ -123,6 +125,47 @@ def score_over_http(n: int) -> list[float]:
             process.wait(timeout=30)
 
 
+def _fake_grpo_run(steps: int, names: int = 50) -> int:
+    """A finished GRPO run with `steps` × `names` stored metrics and a few samples, written in bulk."""
+    from storage import jobs, metrics, samples
+    from storage.db import write_connection
+
+    job = jobs.create_job("grpo", {"steps": steps}, name=f"bench {steps} steps")
+    names_list = ["reward", "kl", "entropy", "completions/mean_length", "constraints/hard_pass_rate"]
+    names_list += [f"constraints/type_{i}" for i in range(names - len(names_list))]
+    with write_connection() as conn:
+        for start in range(1, steps + 1, 2000):
+            rows = []
+            for step in range(start, min(steps, start + 1999) + 1):
+                rows += metrics.metric_rows(job.run_id, step, {n: (step % 97) / 97 for n in names_list}, step * 1.0)
+            metrics.upsert_rows(conn, rows)
+    samples.add_samples(job.run_id, steps, [{"prompt": "p", "response": "r", "breakdown": {}}] * 8)
+    return job.id
+
+
+def train_refresh(steps_list: tuple[int, ...] = (1_000, 30_000), repeats: int = 5) -> dict[int, float]:
+    """Median seconds of one full Train-tab refresh (charts redrawn: no refresh key) watching a run of N steps."""
+    from storage import init_db
+    from storage.db import dispose_engine
+    from ui.train import refresh
+
+    out = {}
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["LAB_HOME"] = home
+        init_db()
+        for steps in steps_list:
+            job_id = _fake_grpo_run(steps)
+            refresh(str(job_id), None, 0.0)  # warm: plotly import, first queries
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                refresh(str(job_id), None, 0.0)
+                times.append(time.perf_counter() - t)
+            out[steps] = statistics.median(times)
+        dispose_engine()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time (median reported)")
@@ -143,6 +186,12 @@ def main() -> None:
     print(
         f"cold_start_s={statistics.median(starts):.2f} (target < 8) "
         f"score_p50_ms={percentile(handler, 0.5):.1f} handler, {percentile(http, 0.5):.1f} over HTTP (target < 50)"
+    )
+    refresh_s = train_refresh()
+    (small, t_small), (large, t_large) = sorted(refresh_s.items())
+    print(
+        f"train_refresh_ms={1000 * t_small:.0f} ({small:,} steps) vs {1000 * t_large:.0f} ({large:,} steps), "
+        f"ratio {t_large / t_small:.2f} for {large // small}x the steps (O(points shown): target < 2)"
     )
 
 

@@ -1,7 +1,9 @@
 """Storage under load: 20 reader threads poll a job's state and metrics while a real worker runs a job that
-writes thousands of metric points. Prints read-latency percentiles; the last line is the p95 figure.
+writes thousands of metric points; then 20 pollers read 30k-point curves thinned to 1000 points, first the
+old way (every row into Python, every k-th kept: `old_metric_series` below, the reference) and then with
+storage.metrics.metric_series (thinned in SQL), in the same run. The last line is the p95 ratio old / new.
 
-    .venv/bin/python benchmarks/storage.py [--readers 20] [--steps 1000] [--interval 0.05]
+    .venv/bin/python benchmarks/storage.py [--readers 20] [--steps 1000] [--interval 0.05] [--curve-seconds 10]
 
 Each reader polls every --interval seconds (a live UI refreshes about once a second; 0.05 s is 20x that).
 Latency is wall time per poll in the reader thread, so it includes waiting for Python's GIL among readers.
@@ -13,6 +15,7 @@ tests/test_jobs_kinds.py, run by `python -m training.worker` in its own processe
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -32,6 +35,76 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def old_metric_series(run_id: int, names: list[str], max_points: int) -> dict:
+    """The reference: metric_series as it was before thinning moved into SQL (reads every row of a curve)."""
+    from storage.db import read_connection
+    from storage.metrics import _SERIES_SQL, MetricSeries
+
+    series = {}
+    with read_connection() as conn:
+        for name in names:
+            rows = conn.exec_driver_sql(_SERIES_SQL, (run_id, name, -(2**62))).fetchall()
+            if not rows:
+                continue
+            steps, values = zip(*rows, strict=True)
+            if max_points and len(steps) > max_points:
+                keep = list(range(0, len(steps), math.ceil(len(steps) / max_points)))
+                if keep[-1] != len(steps) - 1:
+                    keep.append(len(steps) - 1)
+                steps, values = tuple(steps[i] for i in keep), tuple(values[i] for i in keep)
+            series[name] = MetricSeries(name, steps, values)
+    return series
+
+
+def poll_p95(read, pollers: int, seconds: float, interval: float) -> tuple[float, float, int]:  # noqa: ANN001
+    """(p50, p95) in ms and the number of polls of `read()` by `pollers` threads over `seconds`."""
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def poller() -> None:
+        while not done.is_set():
+            t0 = time.perf_counter()
+            read()
+            latencies.append(time.perf_counter() - t0)
+            if interval:
+                done.wait(interval)
+
+    threads = [threading.Thread(target=poller, daemon=True) for _ in range(pollers)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    done.set()
+    for t in threads:
+        t.join(120)
+    flat = [x * 1000 for x in latencies]
+    return statistics.median(flat), percentile(flat, 95), len(flat)
+
+
+def curve_benchmark(pollers: int, points: int, curves: int, seconds: float, interval: float) -> float:
+    """Old full read vs SQL thinning on `curves` curves of `points` steps; prints both; returns old/new p95."""
+    from storage import jobs, metrics, outputs
+
+    run_id = jobs.create_job("grpo", {}, name="curve benchmark").run_id
+    names = [f"curve/{i}" for i in range(curves)]
+    for start in range(1, points + 1, 5000):
+        steps = range(start, min(points, start + 4999) + 1)
+        rows = [r for s in steps for r in metrics.metric_rows(run_id, s, {n: math.sin(s / 300) for n in names})]
+        outputs.write_job_output(run_id, rows)
+    new = metrics.metric_series(run_id, names, max_points=1000)
+    old = old_metric_series(run_id, names, 1000)
+    assert all(len(new[n].steps) <= 1000 and new[n].steps[-1] == old[n].steps[-1] for n in names)
+    figures = {}
+    for label, read in (
+        ("old (full read)", lambda: old_metric_series(run_id, names, 1000)),
+        ("new (SQL thinning)", lambda: metrics.metric_series(run_id, names, max_points=1000)),
+    ):
+        p50, p95, polls = poll_p95(read, pollers, seconds, interval)
+        figures[label] = p95
+        print(f"{label}: {pollers} pollers x {curves} curves of {points} points, {polls} polls, "
+              f"p50 {p50:.2f} ms, p95 {p95:.2f} ms")  # fmt: skip
+    return figures["old (full read)"] / figures["new (SQL thinning)"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--readers", type=int, default=20)
@@ -40,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         "--interval", type=float, default=0.05, help="seconds each reader waits between polls (0 = tight loop)"
     )
     parser.add_argument("--home", help="LAB_HOME to use (default: a new temp folder)")
+    parser.add_argument("--curve-points", type=int, default=30_000, help="steps per curve in the curve benchmark")
+    parser.add_argument("--curves", type=int, default=2, help="curves per poll (a Train-tab plot)")
+    parser.add_argument("--curve-seconds", type=float, default=10.0, help="seconds each curve method is polled")
     args = parser.parse_args(argv)
 
     home = Path(args.home or tempfile.mkdtemp(prefix="lab-bench-"))
@@ -105,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             f"p99 {percentile(flat, 99):.2f}, max {max(flat):.2f}"
         )
         print(f"p95 read latency: {percentile(flat, 95):.2f} ms")
+    ratio = curve_benchmark(args.readers, args.curve_points, args.curves, args.curve_seconds, args.interval)
+    print(f"p95 ratio, old full read / SQL thinning, {args.curve_points}-point curves: {ratio:.1f}x")
     return 0 if finished.status == "succeeded" and not errors and points >= 5000 else 1
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab.constraints.base import Kind
+from lab.constraints.base import FAMILIES, Kind
 from lab.constraints.conflicts import find_conflict, type_conflicts
 from lab.constraints.registry import all_types, get_type
 from lab.constraints.soft import FREE_TEXT
@@ -20,6 +20,9 @@ from lab.errors import LabError
 REPEAT_PROMPT = "combination:repeat_prompt"
 # Sampling never picks these: free text needs the user's words.
 _NEVER_SAMPLED = frozenset({FREE_TEXT})
+# Families sampled unless `include` names types: IFBench's types stay out of training data by default, so they
+# measure out-of-domain following (pass families=("ifeval", "ifbench", "soft") or include=[...] to use them).
+DEFAULT_FAMILIES: tuple[str, ...] = ("ifeval", "soft")
 
 
 @dataclass(frozen=True)
@@ -56,15 +59,23 @@ def compose_prompt(task: str, constraints: Sequence[Constraint]) -> str:
     return task if not texts else task + "\n\n" + " ".join(texts)
 
 
-def _candidate_ids(kind: Kind, include: Iterable[str] | None, exclude: Iterable[str], task: str | None) -> list[str]:
-    allowed = set(include) if include is not None else None
+def _candidate_ids(
+    kind: Kind, include: Iterable[str] | None, exclude: Iterable[str], task: str | None, families: Iterable[str] | None
+) -> list[str]:
+    # Explicit families always filter; left out, they default to DEFAULT_FAMILIES unless `include` names the types.
+    if families is None and include is None:
+        families = DEFAULT_FAMILIES
+    wanted = set(families) if families is not None else None
+    allowed = {t.id for t in all_types(kind) if wanted is None or t.family in wanted}
+    if include is not None:
+        allowed &= set(include)
     skip = set(exclude) | _NEVER_SAMPLED
     if task is None:
         skip.add(REPEAT_PROMPT)  # it must repeat the task word for word
     return [
         t.id
         for t in all_types(kind)
-        if t.id not in skip and (allowed is None or t.id in allowed) and (t.sample_fn is not None or not t.params)
+        if t.id not in skip and t.id in allowed and (t.sample_fn is not None or not t.params)
     ]
 
 
@@ -77,10 +88,13 @@ def sample_constraints(
     exclude: Iterable[str] = (),
     param_tries: int = 4,
     restarts: int = 50,
+    families: Iterable[str] | None = None,
 ) -> list[Constraint]:
     """n constraints with no conflicting pair, each soft with probability `soft_ratio` (paper: 60 % soft).
 
-    `include`/`exclude` restrict the type ids; `task` is needed for combination:repeat_prompt (else it is skipped).
+    `include`/`exclude` restrict the type ids and `families` ("ifeval", "ifbench", "soft") the families; without
+    either, IFEval's and soft types are used (DEFAULT_FAMILIES: IFBench's stay out-of-domain); `task` is needed
+    for combination:repeat_prompt (else it is skipped).
     When one kind runs out of compatible types the other kind fills the slot; a dead end starts over (up to
     `restarts` times), after which LabError.
     """
@@ -89,9 +103,14 @@ def sample_constraints(
     if not 0.0 <= soft_ratio <= 1.0:
         raise LabError(f"must be between 0 and 1, got {soft_ratio!r}", field="soft_ratio")
     include = list(include) if include is not None else None
-    pools = {kind: _candidate_ids(kind, include, exclude, task) for kind in ("hard", "soft")}
+    if families is not None:
+        families = tuple(families)
+        unknown = [f for f in families if f not in FAMILIES]
+        if unknown:
+            raise LabError(f"must be among {', '.join(FAMILIES)}, got {unknown[0]!r}", field="families")
+    pools = {kind: _candidate_ids(kind, include, exclude, task, families) for kind in ("hard", "soft")}
     if not pools["hard"] and not pools["soft"]:
-        raise LabError("no constraint types left to sample from; check include/exclude", field="include")
+        raise LabError("no constraint types left to sample from; check include/exclude/families", field="include")
     # Greedy filling can paint itself into a corner (e.g. constrained_response first leaves nothing
     # compatible), so a failed attempt starts over; rng keeps the result deterministic for a seed.
     best = 0

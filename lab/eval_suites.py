@@ -1,7 +1,9 @@
-"""Evaluation suites: the held-out IF suite, the math probe, and user files in IFEval format.
+"""Evaluation suites: the held-out IF suite (in-domain), the held-out OOD suite (IFBench types), the math probe,
+and user files in IFEval/IFBench format.
 
-Suites are named by a spec string (`heldout-if`, `math-probe`, a path to an IFEval-format .jsonl file);
-`load_suite(spec)` builds one. Building is deterministic, and `fingerprint` changes when the content does.
+Suites are named by a spec string (`heldout-if`, `heldout-ood`, `math-probe`, a path to a .jsonl file, optionally
+prefixed `ood:` or `ifbench:`; see lab.eval_domains); `load_suite(spec)` builds one. Building is deterministic,
+and `fingerprint` changes when the content does. Each suite has a `domain` (in-domain, out-of-domain, mixed, math).
 """
 
 from __future__ import annotations
@@ -15,15 +17,29 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
+from lab.eval_domains import (
+    IFBENCH_PREFIX,
+    IN_DOMAIN,
+    MATH,
+    OUT_OF_DOMAIN,
+    domain_of_ids,
+    family_of,
+    split_suite_prefix,
+)
 
 HELDOUT_IF = "heldout-if"
+HELDOUT_OOD = "heldout-ood"
 MATH_PROBE = "math-probe"
-BUILTIN_SUITES = (HELDOUT_IF, MATH_PROBE)
+BUILTIN_SUITES = (HELDOUT_IF, HELDOUT_OOD, MATH_PROBE)
 SUITE_SEED = 20250802  # fixed so every run, machine and checkpoint sees the same held-out prompts
 HARD_PROMPTS = 300
 SOFT_PROMPTS = 100
 MATH_PROBLEMS = 200
-ALLOWED_SUITES = f"{HELDOUT_IF!r}, {MATH_PROBE!r}, or a path to an IFEval-format .jsonl file"
+OOD_PROMPTS = 300  # as many as IFBench's own test set
+ALLOWED_SUITES = (
+    f"{HELDOUT_IF!r}, {HELDOUT_OOD!r}, {MATH_PROBE!r}, or a path to an IFEval/IFBench-format .jsonl file "
+    "(prefix 'ood:' to report it as out-of-domain, 'ifbench:' to also require IFBench ids)"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,7 @@ class EvalSuite:
     errors: tuple[RowError, ...] = ()
     description: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    domain: str = IN_DOMAIN  # in-domain | out-of-domain | mixed | math (lab.eval_domains)
 
     @property
     def parts(self) -> list[str]:
@@ -84,19 +101,25 @@ class EvalSuite:
             digest.update(json.dumps(item.row(), sort_keys=True, default=str).encode())
         return digest.hexdigest()[:16]
 
-    def limited(self, per_part: int | None) -> EvalSuite:
-        """The first `per_part` items of each part (items are already shuffled), for quick looks and tests."""
+    def limited(self, per_part: int | None, sample_seed: int | None = None) -> EvalSuite:
+        """The first `per_part` items of each part (a file's in file order), or with `sample_seed` a seeded
+        random `per_part` of each part (kept in suite order), for quick looks and tests."""
         if per_part is None:
             return self
         if per_part < 1:
             raise LabError(f"must be >= 1 or empty for the whole suite, got {per_part}", field="limit")
-        counts: dict[str, int] = {}
-        kept = []
-        for item in self.items:
-            counts[item.part] = counts.get(item.part, 0) + 1
-            if counts[item.part] <= per_part:
-                kept.append(item)
-        return replace(self, items=tuple(kept))
+        by_part: dict[str, list[int]] = {}
+        for i, item in enumerate(self.items):
+            by_part.setdefault(item.part, []).append(i)
+        keep: set[int] = set()
+        for part, indices in by_part.items():
+            if sample_seed is None or len(indices) <= per_part:
+                keep.update(indices[:per_part])
+            else:
+                import random
+
+                keep.update(random.Random(f"{sample_seed}:{part}").sample(indices, per_part))
+        return replace(self, items=tuple(item for i, item in enumerate(self.items) if i in keep))
 
 
 def load_suite(spec: str) -> EvalSuite:
@@ -104,20 +127,37 @@ def load_suite(spec: str) -> EvalSuite:
     text = (spec or "").strip()
     if text == HELDOUT_IF:
         return heldout_if_suite()
+    if text == HELDOUT_OOD:
+        from lab.ood_suite import heldout_ood_suite
+
+        return heldout_ood_suite()
     if text == MATH_PROBE:
         return math_probe_suite()
-    if text.lower().endswith((".jsonl", ".json")):
-        return load_ifeval_file(text)
+    prefix, path = split_suite_prefix(text)
+    if path.lower().endswith((".jsonl", ".json")):
+        return load_ifeval_file(path, prefix=prefix)
     raise LabError(f"unknown suite {spec!r}; allowed: {ALLOWED_SUITES}", field="suites")
 
 
 # ---------------------------------------------------------------- user files in IFEval format
 
 
-def load_ifeval_file(path: str | Path) -> EvalSuite:
-    """Rows `{prompt, instruction_id_list, kwargs[, key]}` (IFEval's input_data.jsonl shape).
+def suite_store_name(spec: str) -> str:
+    """The name an evaluation of `spec` is stored under: built-in names as they are, files as resolved paths
+    (keeping an `ood:`/`ifbench:` prefix, which changes the domain)."""
+    prefix, text = split_suite_prefix(spec)
+    path = Path(text).expanduser()
+    if text.lower().endswith((".jsonl", ".json")) and path.is_file():
+        text = str(path.resolve())
+    return f"{prefix}:{text}" if prefix else text
+
+
+def load_ifeval_file(path: str | Path, prefix: str | None = None) -> EvalSuite:
+    """Rows `{prompt, instruction_id_list, kwargs[, key]}` (IFEval's input_data.jsonl shape; IFBench's is the same).
 
     Rows with an unknown instruction id, malformed kwargs or bad JSON are listed in `errors`; the rest is kept.
+    `prefix` 'ood' reports the file as out-of-domain; 'ifbench' too, and rows with non-IFBench ids become errors.
+    Without one the ids decide the domain (lab.eval_domains.domain_of_ids).
     """
     file = Path(path).expanduser()
     if not file.is_file():
@@ -131,7 +171,7 @@ def load_ifeval_file(path: str | Path) -> EvalSuite:
     seen_keys: set[str] = set()
     for line_no, raw in _rows(text, file.suffix.lower()):
         try:
-            item = parse_ifeval_row(raw, line_no)
+            item = parse_ifeval_row(raw, line_no, family="ifbench" if prefix == IFBENCH_PREFIX else None)
         except _RowProblem as problem:
             errors.append(RowError(line_no, problem.field, problem.message))
             continue
@@ -143,12 +183,15 @@ def load_ifeval_file(path: str | Path) -> EvalSuite:
     if not items:
         detail = "; ".join(str(e) for e in errors[:5]) or "the file has no rows"
         raise LabError(f"file {file.name!r} has no usable rows ({detail})", field="suites")
+    domain = OUT_OF_DOMAIN if prefix else domain_of_ids(t for item in items for t in item.instruction_id_list)
+    kind = "IFBench" if prefix == IFBENCH_PREFIX else "IFEval/IFBench"
     return EvalSuite(
-        name=str(file.resolve()),
+        name=f"{prefix}:{file.resolve()}" if prefix else str(file.resolve()),
         items=tuple(items),
         errors=tuple(errors),
-        description=f"{file.name}: {len(items)} prompts from an IFEval-format file",
+        description=f"{file.name}: {len(items)} prompts from an {kind}-format file ({domain})",
         meta={"path": str(file.resolve())},
+        domain=domain,
     )
 
 
@@ -178,8 +221,9 @@ def _rows(text: str, suffix: str) -> list[tuple[int, Any]]:
     return rows
 
 
-def parse_ifeval_row(raw: Any, line_no: int = 0) -> EvalItem:
-    """Validate one IFEval-format row against the constraint registry; raise _RowProblem naming the field."""
+def parse_ifeval_row(raw: Any, line_no: int = 0, family: str | None = None) -> EvalItem:
+    """Validate one IFEval-format row against the constraint registry; raise _RowProblem naming the field.
+    With `family`, every id must be of that family (e.g. 'ifbench' for IFBench's test file)."""
     from lab.constraints.registry import get_type
 
     if isinstance(raw, _RowProblem):
@@ -210,6 +254,8 @@ def parse_ifeval_row(raw: Any, line_no: int = 0) -> EvalItem:
             raise _RowProblem(
                 f"instruction_id_list[{i}]", f"unknown instruction id {type_id!r}; see the constraint catalogue"
             ) from None
+        if family is not None and family_of(type_id) != family:
+            raise _RowProblem(f"instruction_id_list[{i}]", f"{type_id!r} is not an {family} instruction id")
         # IFEval's checker ignores null and empty kwargs; so do we, so its real data loads unchanged.
         given = {k: v for k, v in params.items() if v is not None and v != ""}
         try:
@@ -264,7 +310,8 @@ def heldout_if_suite(
     items: list[EvalItem] = []
     for part, count, sizes, kind in (("hard", hard_prompts, (1, 2, 3), "hard"), ("soft", soft_prompts, (1, 2), "soft")):
         rng = _rng(seed, part)
-        include = [t.id for t in all_types(kind)]  # type: ignore[arg-type]
+        # In-domain: IFEval's hard types (IFBench's are out-of-domain) or the soft ones.
+        include = [t.id for t in all_types(kind) if t.family in ("ifeval", "soft")]  # type: ignore[arg-type]
         order = list(range(len(tasks)))
         rng.shuffle(order)
         for i in range(count):
@@ -306,6 +353,7 @@ def math_probe_suite(n: int = MATH_PROBLEMS, seed: int = SUITE_SEED) -> EvalSuit
         items=items,
         description=f"{n} generated math word problems (probe split), exact boxed answer, seed {seed}",
         meta={"seed": seed},
+        domain=MATH,
     )
 
 

@@ -63,6 +63,18 @@ class HeadlineValue:
 
 
 @dataclass(frozen=True)
+class DomainValue:
+    """One checkpoint's headline metric on the in-domain or out-of-domain suite; delta vs the baseline (None for it)."""
+
+    label: str
+    domain: str  # "in-domain" | "out-of-domain"
+    value: float
+    low: float | None = None
+    high: float | None = None
+    delta: float | None = None
+
+
+@dataclass(frozen=True)
 class VoteTally:
     """Vote counts for one pair of checkpoints (A and B named after the reveal)."""
 
@@ -253,6 +265,44 @@ def headline_figure(values: Sequence[HeadlineValue]) -> go.Figure:
             )
         )
     return _layout(fig, "IFEval metrics (95 % bootstrap intervals)", barmode="group", yaxis_title="%", height=400)
+
+
+def domain_figure(
+    values: Sequence[DomainValue], metric: str = "instruction_loose", suites: tuple[str, str] | None = None
+) -> go.Figure:
+    """Per checkpoint, the metric in-domain next to out-of-domain (95 % whiskers), each bar labelled with its delta
+    vs the baseline: a gain in-domain that the out-of-domain bar does not share is overfitting to training types.
+    `suites` (in-domain, out-of-domain) names the legend entries."""
+    go = _go()
+    fig = go.Figure()
+    labels = list(dict.fromkeys(v.label for v in values))
+    for i, domain in enumerate(("in-domain", "out-of-domain")):
+        mine = {v.label: v for v in values if v.domain == domain}
+        xs = [label for label in labels if label in mine]
+        vals = [mine[x].value for x in xs]
+        fig.add_trace(
+            go.Bar(
+                name=_plain(f"{domain}: {suites[i]}" if suites else domain),
+                x=[_plain(x) for x in xs],
+                y=[_pct(v) for v in vals],
+                marker_color=PALETTE[i],
+                error_y=_errors(vals, [mine[x].low for x in xs], [mine[x].high for x in xs]),
+                # Inside at the bar's foot, so the label never collides with the interval whisker.
+                text=["" if mine[x].delta is None else f"Δ {100 * mine[x].delta:+.1f}" for x in xs],
+                textposition="inside",
+                insidetextanchor="start",
+                textfont={"color": "white"},
+                hovertemplate="%{x}: %{y:.1f}% %{text}<extra>" + domain + "</extra>",
+            )
+        )
+    title = HEADLINE_TITLES.get(metric, metric)
+    return _layout(
+        fig,
+        f"In-domain vs out-of-domain, {title} (95 % intervals; Δ vs baseline in points)",
+        barmode="group",
+        yaxis_title="%",
+        height=420,
+    )
 
 
 def votes_figure(tallies: Sequence[VoteTally]) -> go.Figure:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import queue
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,19 @@ from lab.bundled_model import (
     is_converted,
 )
 from lab.errors import LabError
+from lab.model_access import check_demo_model, check_remote_code
 
 __all__ = [
     "DEFAULT_MODEL_SPEC",
+    "MAX_SEED",
     "LoadedModel",
     "ModelSource",
+    "check_seed",
     "clear_model_cache",
+    "context_limit",
+    "count_prompt_tokens",
     "ensure_bundled_checkpoint",
+    "fit_to_context",
     "generate_batch",
     "load_model",
     "resolve_model_spec",
@@ -50,6 +58,11 @@ ALLOWED_SPECS = (
     f"'{DEFAULT_MODEL_SPEC}', a local checkpoint folder (with config.json or adapter_config.json), "
     "or a hub id 'org/name'"
 )
+
+MAX_SEED = 2**32 - 1
+PREFILL_CHUNK_TOKENS = 512  # prompt tokens per forward pass while reading the prompt; Stop is checked between
+HEARTBEAT_S = 0.25  # stream_generate re-yields this often while waiting, so a Stop can close it
+_NO_LIMIT = 10**7  # tokenizers without a real limit report ~1e30 as model_max_length
 
 log = logging.getLogger(__name__)
 
@@ -167,12 +180,23 @@ _cache: OrderedDict[tuple[str, str, bool], LoadedModel] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def load_model(spec: str, trust_remote_code: bool = False, progress: Progress | None = None) -> LoadedModel:
+def load_model(
+    spec: str,
+    trust_remote_code: bool = False,
+    progress: Progress | None = None,
+    is_registered: Callable[[Path], bool] | None = None,
+) -> LoadedModel:
     """Load (once per process, LRU of MAX_CACHED_MODELS) the tokenizer + model a spec points to.
 
-    trust_remote_code stays off unless asked: a checkpoint's own Python code would run with our permissions.
+    trust_remote_code needs the operator's opt-in (LAB_ALLOW_REMOTE_CODE=1): a checkpoint's own Python code
+    would run with our permissions. A read-only demo loads only the models lab.model_access allows;
+    `is_registered(folder)` (storage's view, which lab cannot read) tells it which folders are checkpoints.
     """
+    check_remote_code(bool(trust_remote_code))
+    check_demo_model(spec, is_registered)
     source = resolve_model_spec(spec)
+    if source.base is not None:  # an allowed adapter folder must not pull in a base from elsewhere
+        check_demo_model(source.base.spec, is_registered)
     key = (source.kind, source.location, bool(trust_remote_code))
     # One lock for all loads: loads are rare, and this stops two UI sessions converting or loading twice.
     with _cache_lock:
@@ -297,20 +321,77 @@ def generate_batch(
     seed: int = 0,
     batch_size: int = 16,
 ) -> list[str]:
-    """Responses (new text only) for each prompt, sent as a user chat turn; temperature 0 means greedy."""
-    import torch
+    """Responses (new text only) for each prompt, sent as a user chat turn; temperature 0 means greedy.
+
+    Runs on lab.generation's engine (CTranslate2 on CPU when installed; LAB_GENERATION_ENGINE=transformers forces
+    plain transformers `generate`, which is also the fall-back).
+    """
+    from lab.generation import Sampling, generate_texts
 
     _check_sampling(max_new_tokens, temperature, top_p)
-    kwargs = _generation_kwargs(loaded, max_new_tokens, temperature, top_p)
-    _seed(seed)
-    responses: list[str] = []
-    for start in range(0, len(prompts), max(1, int(batch_size))):
-        batch = _encode(loaded, prompts[start : start + batch_size])
-        with torch.inference_mode():
-            output = loaded.model.generate(**batch, **kwargs)
-        new_tokens = output[:, batch["input_ids"].shape[1] :]
-        responses.extend(loaded.tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    return responses
+    sampling = Sampling(int(max_new_tokens), float(temperature), float(top_p), seed=int(seed))
+    return [text for text, _ in generate_texts(loaded, prompts, sampling, batch_size)]
+
+
+def check_seed(seed: Any) -> int:
+    """A sampling seed as an int in 0..MAX_SEED; anything else (1e30, -1, 2.5, inf) is a LabError naming `seed`."""
+    message = f"must be a whole number from 0 to {MAX_SEED}, got {seed!r}."
+    if isinstance(seed, bool):
+        raise LabError(message, field="seed")
+    try:
+        value = float(seed)
+    except (TypeError, ValueError):
+        raise LabError(message, field="seed") from None
+    if not math.isfinite(value) or value != int(value) or not 0 <= value <= MAX_SEED:
+        raise LabError(message, field="seed")
+    return int(seed) if isinstance(seed, int) else int(value)
+
+
+def count_prompt_tokens(loaded: LoadedModel, prompt: str) -> int:
+    """Tokens the model reads for `prompt` sent as a user chat turn (template included)."""
+    return int(_encode(loaded, [prompt])["input_ids"].shape[1])
+
+
+def context_limit(loaded: LoadedModel) -> int | None:
+    """How many tokens the model reads at most (prompt + answer): its position limit, or the tokenizer's when sane."""
+    config = loaded.model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    limits = (getattr(text_config, "max_position_embeddings", None), getattr(loaded.tokenizer, "model_max_length", 0))
+    sane = [int(n) for n in limits if isinstance(n, int | float) and 0 < n < _NO_LIMIT]
+    return min(sane) if sane else None
+
+
+def fit_to_context(loaded: LoadedModel, prompt_tokens: int, max_new_tokens: int) -> int:
+    """max_new_tokens capped to what the context leaves after the prompt; a prompt that fills it is a LabError."""
+    limit = context_limit(loaded)
+    if limit is None:
+        return int(max_new_tokens)
+    if prompt_tokens >= limit:
+        raise LabError(
+            f"the prompt is {prompt_tokens} tokens, but this model reads at most {limit} tokens (prompt and "
+            f"answer together); shorten it to well under {limit} tokens.",
+            field="prompt",
+        )
+    return min(int(max_new_tokens), limit - prompt_tokens)
+
+
+class _GenerationStopped(Exception):
+    """Raised inside the model's forward pass once Stop is pressed (see _stop_before_forward)."""
+
+
+def _stop_before_forward(stop: threading.Event) -> Any:
+    """A forward pre-hook ending generate() once `stop` is set, only in the thread that registered it.
+
+    A stopping criterion runs after each decoding step, not between the chunks of a long prefill; the hook
+    covers both (the model is shared, so other threads' generations are left alone).
+    """
+    owner = threading.get_ident()
+
+    def hook(module: Any, args: Any, kwargs: Any) -> None:
+        if stop.is_set() and threading.get_ident() == owner:
+            raise _GenerationStopped
+
+    return hook
 
 
 def stream_generate(
@@ -320,16 +401,32 @@ def stream_generate(
     temperature: float = 0.0,
     top_p: float = 1.0,
     seed: int = 0,
+    stop: threading.Event | None = None,
 ) -> Iterator[str]:
-    """Yield the growing response text while the model generates (closing the iterator stops generation)."""
+    """Yield the growing response text while the model generates; stop by closing the iterator or setting `stop`.
+
+    A prompt longer than the model's context is refused (field prompt); max_new_tokens is capped to what is left.
+    The prompt is read in chunks of PREFILL_CHUNK_TOKENS and the text re-yielded every HEARTBEAT_S while nothing
+    new arrives, so closing the iterator (Gradio's Stop) ends even a long prefill within about a second.
+    """
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     _check_sampling(max_new_tokens, temperature, top_p)
-    kwargs = _generation_kwargs(loaded, max_new_tokens, temperature, top_p)
+    seed = check_seed(seed)
     batch = _encode(loaded, [prompt])
-    streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600)
-    stop = threading.Event()
+    max_new_tokens = fit_to_context(loaded, int(batch["input_ids"].shape[1]), max_new_tokens)
+    from lab.generation import Sampling, stream_texts
+
+    sampling = Sampling(int(max_new_tokens), float(temperature), float(top_p), seed=seed)
+    fast = stream_texts(loaded, batch["input_ids"][0].tolist(), sampling, stop=stop)  # one prompt: no padding
+    if fast is not None:  # lab.generation's fast engine (CTranslate2); plain transformers streams below
+        yield from fast
+        return
+    kwargs = _generation_kwargs(loaded, max_new_tokens, temperature, top_p)
+    kwargs["generation_config"].prefill_chunk_size = PREFILL_CHUNK_TOKENS
+    streamer = TextIteratorStreamer(loaded.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=HEARTBEAT_S)
+    stop = stop or threading.Event()
     failure: list[BaseException] = []
 
     class _StopWhenClosed(StoppingCriteria):
@@ -337,21 +434,33 @@ def stream_generate(
             return stop.is_set()
 
     def run() -> None:
+        hook = loaded.model.register_forward_pre_hook(_stop_before_forward(stop), with_kwargs=True)
         try:
             _seed(seed)
             with torch.inference_mode():
                 loaded.model.generate(
                     **batch, **kwargs, streamer=streamer, stopping_criteria=StoppingCriteriaList([_StopWhenClosed()])
                 )
+        except _GenerationStopped:
+            streamer.end()
         except BaseException as error:  # re-raised in the consumer; the streamer must still be ended
             failure.append(error)
             streamer.end()
+        finally:
+            hook.remove()
 
     thread = threading.Thread(target=run, name="stream-generate", daemon=True)
     thread.start()
     text = ""
     try:
-        for piece in streamer:
+        while True:
+            try:
+                piece = next(streamer)
+            except queue.Empty:
+                yield text  # nothing new yet (a long prefill): give the caller a point to close the stream
+                continue
+            except StopIteration:
+                break
             if piece:
                 text += piece
                 yield text

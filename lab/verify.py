@@ -1,9 +1,10 @@
-"""Score IFEval-format responses like IFEval's evaluation_main: `python -m lab.verify INPUT.jsonl [--output OUT]`.
+"""Score IFEval/IFBench-format responses like their evaluation_main: `python -m lab.verify INPUT.jsonl [--output OUT]`.
 
 Each input line: {"prompt", "response", "instruction_id_list", "kwargs"} (other keys are kept; null kwargs are
 ignored). Each output line adds per-instruction strict and loose verdicts with evidence. A row with an unknown
-instruction id or bad kwargs gets an "error" (also printed to stderr) and is left out of the metrics; the
-others are scored. The last line printed is the four IFEval metrics as JSON. Exit status 1 if any row failed.
+instruction id, bad kwargs, bad JSON or bytes that are not UTF-8 gets an "error" (also printed to stderr) and is
+left out of the metrics; the others are scored. The last line printed is the four IFEval metrics as JSON. Exit
+status 1 if any row failed, 2 if the file can't be read or has no rows.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from lab.constraints.ifeval_modes import check_hard_modes, ifeval_metrics
+from lab.constraints.hard.ifbench_common import ifbench_note
+from lab.constraints.hard.keywords import RANDOM_LETTER_NOTE, letter_is_random_in_reference
+from lab.constraints.ifeval_modes import check_hard_modes, ifeval_metrics, loose_variants
+from lab.constraints.registry import get_type
 from lab.errors import LabError
 
 
@@ -51,6 +56,14 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
                 "loose_evidence": loose.evidence,
             }
         )
+        if type_id == "keywords:letter_frequency" and letter_is_random_in_reference((params or {}).get("letter")):
+            # IFEval's own input has '#' and '!' here: we count that character, the reference a random letter.
+            results[-1]["note"] = RANDOM_LETTER_NOTE
+        elif get_type(type_id).family == "ifbench":
+            # Where IFBench's checker draws a random value or raises on this text, say so instead of guessing.
+            note = ifbench_note(type_id, get_type(type_id).validate(params), loose_variants(response))
+            if note:
+                results[-1]["note"] = note
     return {
         **row,
         "results": results,
@@ -59,20 +72,44 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def verify_lines(lines: Iterable[str], out: TextIO, err: TextIO) -> tuple[dict[str, float], int]:
-    """Score JSONL lines, writing one output row per input row; returns (metrics, number of failed rows)."""
+@dataclass(frozen=True)
+class VerifySummary:
+    metrics: dict[str, float]  # IFEval's four accuracies over the scored rows
+    rows: int  # non-blank input lines
+    failed: int  # rows with an error (left out of the metrics)
+    noted: int  # verdicts with a "note" (where the reference is random or raises)
+
+
+def _decode(line: str | bytes) -> str:
+    if isinstance(line, str):
+        return line
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LabError(f"not UTF-8 text (byte {error.start + 1} is {line[error.start]:#04x})", field="line") from None
+
+
+def verify_lines(lines: Iterable[str | bytes], out: TextIO, err: TextIO) -> VerifySummary:
+    """Score JSONL lines (text, or bytes decoded per line so one bad byte fails only its row), writing one output
+    row per input row."""
     strict: list[list[bool]] = []
     loose: list[list[bool]] = []
-    failed = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    rows = failed = noted = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
+        rows += 1
+        problem: LabError | None = None
+        row: Any = {"line": number}
         try:
+            line = _decode(raw)
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
             row = json.loads(line)
+        except LabError as error:
+            problem = error
         except json.JSONDecodeError as error:
-            row, problem = {"line": number}, LabError(f"not valid JSON ({error.msg})", field="line")
-        else:
-            problem = None
+            problem = LabError(f"not valid JSON ({error.msg})", field="line")
         if problem is None:
             try:
                 scored = score_row(row)
@@ -87,8 +124,9 @@ def verify_lines(lines: Iterable[str], out: TextIO, err: TextIO) -> tuple[dict[s
         else:
             strict.append([r["strict"] for r in scored["results"]])
             loose.append([r["loose"] for r in scored["results"]])
+            noted += sum("note" in r for r in scored["results"])
         out.write(json.dumps(scored, ensure_ascii=False) + "\n")
-    return ifeval_metrics(strict, loose), failed
+    return VerifySummary(ifeval_metrics(strict, loose), rows, failed, noted)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,18 +135,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="where to write the scored rows (default: stdout)")
     args = parser.parse_args(argv)
     try:
-        lines = args.input.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
+        # Bytes, split on newlines only (JSONL): a bad byte fails its own row, and U+2028 inside a string is no break.
+        lines = args.input.read_bytes().split(b"\n")
+    except OSError as error:
         print(f"input: cannot read {args.input}: {error}", file=sys.stderr)
+        return 2
+    if not any(line.strip() for line in lines):
+        print(f"input: no rows in {args.input}", file=sys.stderr)
         return 2
     if args.output:
         with args.output.open("w", encoding="utf-8") as out:
-            metrics, failed = verify_lines(lines, out, sys.stderr)
-        print(f"scored rows -> {args.output} ({failed} rows with errors)")
+            summary = verify_lines(lines, out, sys.stderr)
+        print(f"scored rows -> {args.output} ({summary.failed} rows with errors)")
     else:
-        metrics, failed = verify_lines(lines, sys.stdout, sys.stderr)
-    print(json.dumps(metrics))
-    return 1 if failed else 0
+        summary = verify_lines(lines, sys.stdout, sys.stderr)
+    if summary.noted:
+        print(
+            f"{summary.noted} verdict(s) noted: the reference is random or raises there (see each row's results)",
+            file=sys.stderr,
+        )
+    if summary.failed == summary.rows:
+        print(f"input: no row of {args.input} could be scored ({summary.failed} with errors)", file=sys.stderr)
+        return 1
+    print(json.dumps(summary.metrics))
+    return 1 if summary.failed else 0
 
 
 if __name__ == "__main__":

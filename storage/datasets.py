@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from lab.errors import LabError
+from lab.paths import check_slug
 from storage.db import now, read_session, to_record, write_session
 from storage.models import Dataset
 
@@ -39,9 +40,7 @@ def register_dataset(
 ) -> int:
     """Add the next version of `name`; the same file registered again by the same run keeps its id
     (a resumed job that replays its last step must not mint a new version)."""
-    name = (name or "").strip()
-    if not name:
-        raise LabError("a dataset name must not be empty", field="name")
+    name = check_slug((name or "").strip(), "name")  # a dataset job joins it into a file name
     with write_session() as session:
         if run_id is not None:
             existing = session.scalar(

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from lab.errors import LabError
 from lab.paths import database_path
 
 BUSY_TIMEOUT_MS = 30_000
@@ -187,18 +188,58 @@ def init_db() -> Path:
     if alembic_log.level == logging.NOTSET:
         alembic_log.setLevel(logging.WARNING)
     from alembic import command
+    from alembic.util.exc import CommandError
 
-    # A file lock serialises first-time creation (journal-mode switch + DDL) between processes.
-    with _file_lock(path.with_name(path.name + ".lock")):
-        config = alembic_config()
-        try:
+    try:
+        # A file lock serialises first-time creation (journal-mode switch + DDL) between processes.
+        with _file_lock(path.with_name(path.name + ".lock")):
+            config = alembic_config()
             with get_write_engine().begin() as conn:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
-        except OperationalError as error:
-            raise RuntimeError(f"could not open or migrate the database at {path}: {error}") from error
+    except (DBAPIError, OSError) as error:
+        raise unusable_database(error, path) or UnusableDatabaseError(
+            f"could not open or migrate the database {path} ({_reason(error)}); check that {path.parent} is "
+            "writable and has free space"
+        ) from error
+    except CommandError as error:  # e.g. a schema revision this code does not know: a newer IF-Lab wrote it
+        raise UnusableDatabaseError(
+            f"the database {path} has a schema this IF-Lab cannot migrate ({error}); "
+            "use the IF-Lab version that wrote it, or move the file aside to start afresh"
+        ) from error
     slot.migrated.add(str(path))
     return path
+
+
+class UnusableDatabaseError(LabError):
+    """The database file cannot be used (damaged, not SQLite, unreadable): one line saying what to do."""
+
+
+def _reason(error: BaseException) -> str:
+    # SQLAlchemy's own text repeats the SQL and adds a "Background on this error" line; the driver's is one line.
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+_DAMAGED = ("not a database", "malformed", "file is encrypted", "disk image")
+
+
+def unusable_database(error: BaseException, path: Path | None = None) -> UnusableDatabaseError | None:
+    """The user-facing error for a SQLite error that means the database file can't be used, else None."""
+    path = path or database_path()
+    reason = _reason(error)
+    if isinstance(error, DBAPIError) and any(word in reason for word in _DAMAGED):
+        return UnusableDatabaseError(
+            f"the database {path} is damaged or not an SQLite file ({reason}); move it aside with its -wal and "
+            f"-shm files (e.g. mv {path} {path}.broken) or restore it from a backup, then start again (a missing "
+            "database is created empty)"
+        )
+    if isinstance(error, DBAPIError) and "unable to open" in reason:
+        return UnusableDatabaseError(
+            f"cannot open the database {path} ({reason}); check that {path.parent} exists and is writable "
+            "(or set LAB_HOME to a folder that is)"
+        )
+    return None
 
 
 def to_record(record_cls: type[T], obj: object) -> T:

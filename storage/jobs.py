@@ -1,13 +1,14 @@
 """Jobs: the queue and life cycle of attempts (queued → running → succeeded | failed | cancelled | interrupted).
 
 Every state change is a conditional UPDATE inside BEGIN IMMEDIATE, so two workers never claim the same job
-and a late write from a process that lost its job (marked interrupted) changes nothing.
+and a late write from a process that lost its job (marked interrupted) changes nothing. The queue cap is
+counted in the same transaction that inserts, so concurrent launches cannot all see room.
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,86 @@ def _job_or_error(session, job_id: int) -> Job:  # noqa: ANN001
     return job
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A new run and its first job, for create_jobs. links: config field -> index of an earlier NewJob of the
+    same call; the field becomes "run:<that job's run id>" (how a pipeline's later stages name earlier ones)."""
+
+    kind: str
+    config: Mapping[str, Any]
+    name: str | None = None
+    links: Mapping[str, int] | None = None
+
+
+def queue_refusal(waiting: int, adding: int, cap: int) -> LabError | None:
+    """The LabError (field `queue`) for adding `adding` jobs to a queue of `waiting` under `cap`, or None."""
+    if waiting + adding <= cap:
+        return None
+    return LabError(
+        f"{waiting} job(s) already queued and this adds {adding}; the cap is {cap} (LAB_MAX_QUEUED). "
+        "Wait for the queue to drain or cancel a queued job.",
+        field="queue",
+    )
+
+
+def _check_queue(session, adding: int, max_queued: int | None) -> None:  # noqa: ANN001
+    """Inside the inserting BEGIN IMMEDIATE transaction, so concurrent launches cannot all see room."""
+    if max_queued is None or adding <= 0:
+        return
+    waiting = session.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)) or 0
+    refusal = queue_refusal(int(waiting), adding, max_queued)
+    if refusal is not None:
+        raise refusal
+
+
+def _add_job(
+    session,  # noqa: ANN001
+    run_id: int,
+    kind: str,
+    config: Mapping[str, Any],
+    attempt: int,
+    previous_job_id: int | None,
+    claim_pid: int | None,
+    t: float,
+) -> Job:
+    job = Job(
+        run_id=run_id,
+        kind=kind,
+        status=str(JobStatus.RUNNING if claim_pid else JobStatus.QUEUED),
+        config=dict(config),
+        attempt=attempt,
+        previous_job_id=previous_job_id,
+        progress_current=0,
+        progress_message="",
+        cancel_requested=False,
+        created_at=t,
+    )
+    if claim_pid:
+        job.pid, job.host, job.heartbeat_at, job.started_at = claim_pid, hostname(), t, t
+    session.add(job)
+    session.flush()
+    job.log_path = str(logs_dir() / f"job-{job.id}.log")
+    return job
+
+
+def create_jobs(new_jobs: Sequence[NewJob], max_queued: int | None = None) -> list[JobRecord]:
+    """Queue new runs with their first jobs in one transaction: all of them or none. max_queued: refuse
+    (LabError, field `queue`) when the queue would then hold more jobs than that; None: no cap."""
+    t = now()
+    with write_session() as session:
+        _check_queue(session, len(new_jobs), max_queued)
+        created: list[Job] = []
+        for spec in new_jobs:
+            config = dict(spec.config)
+            for name, index in (spec.links or {}).items():
+                if not 0 <= index < len(created):
+                    raise ValueError(f"link {name!r} -> {index}: not an earlier job of this call")
+                config[name] = f"run:{created[index].run_id}"  # training.refs' "run:<id>" reference
+            run = runs.new_run(session, spec.kind, spec.name or f"{spec.kind} {_stamp(t)}", config, JobStatus.QUEUED)
+            created.append(_add_job(session, run.id, spec.kind, config, 1, None, None, t))
+        return [to_record(JobRecord, job) for job in created]
+
+
 def create_job(
     kind: str,
     config: Mapping[str, Any],
@@ -75,34 +156,22 @@ def create_job(
     run_id: int | None = None,
     previous_job_id: int | None = None,
     claim_pid: int | None = None,
+    max_queued: int | None = None,
 ) -> JobRecord:
-    """Queue a job (and a new run unless run_id is given). claim_pid: run it right away in that process."""
+    """Queue a job (and a new run unless run_id is given). claim_pid: run it right away in that process (it
+    does not wait in the queue, so max_queued does not apply); max_queued: as in create_jobs."""
     t = now()
     status = JobStatus.RUNNING if claim_pid else JobStatus.QUEUED
     with write_session() as session:
+        if not claim_pid:
+            _check_queue(session, 1, max_queued)
         if run_id is None:
             run = runs.new_run(session, kind, name or f"{kind} {_stamp(t)}", config, status)
             run_id, attempt = run.id, 1
         else:
             attempt = 1 + (session.scalar(select(func.max(Job.attempt)).where(Job.run_id == run_id)) or 0)
             runs.sync_status(session, run_id, status)
-        job = Job(
-            run_id=run_id,
-            kind=kind,
-            status=str(status),
-            config=dict(config),
-            attempt=attempt,
-            previous_job_id=previous_job_id,
-            progress_current=0,
-            progress_message="",
-            cancel_requested=False,
-            created_at=t,
-        )
-        if claim_pid:
-            job.pid, job.host, job.heartbeat_at, job.started_at = claim_pid, hostname(), t, t
-        session.add(job)
-        session.flush()
-        job.log_path = str(logs_dir() / f"job-{job.id}.log")
+        job = _add_job(session, run_id, kind, config, attempt, previous_job_id, claim_pid, t)
         return to_record(JobRecord, job)
 
 
@@ -112,8 +181,10 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
-def create_resume_job(job_id: int) -> JobRecord:
-    """A new attempt of job_id's run with the same config; refused unless the job ended resumably."""
+def create_resume_job(job_id: int, max_queued: int | None = None, claim_pid: int | None = None) -> JobRecord:
+    """A new attempt of job_id's run with the same config; refused unless the job ended resumably.
+    max_queued and claim_pid as in create_job."""
+    t = now()
     with write_session() as session:
         old = _job_or_error(session, job_id)
         if old.status not in RESUMABLE_STATUSES:
@@ -127,23 +198,11 @@ def create_resume_job(job_id: int) -> JobRecord:
         later = session.scalar(select(func.max(Job.id)).where(Job.run_id == old.run_id))
         if later != old.id:
             raise LabError(f"job {job_id} is not the newest attempt of run {old.run_id}; resume job {later}", "job_id")
+        if not claim_pid:
+            _check_queue(session, 1, max_queued)
         attempt = 1 + (session.scalar(select(func.max(Job.attempt)).where(Job.run_id == old.run_id)) or 0)
-        job = Job(
-            run_id=old.run_id,
-            kind=old.kind,
-            status=str(JobStatus.QUEUED),
-            config=dict(old.config),
-            attempt=attempt,
-            previous_job_id=old.id,
-            progress_current=0,
-            progress_message="",
-            cancel_requested=False,
-            created_at=now(),
-        )
-        session.add(job)
-        session.flush()
-        job.log_path = str(logs_dir() / f"job-{job.id}.log")
-        runs.sync_status(session, old.run_id, JobStatus.QUEUED)
+        job = _add_job(session, old.run_id, old.kind, old.config, attempt, old.id, claim_pid, t)
+        runs.sync_status(session, old.run_id, JobStatus.RUNNING if claim_pid else JobStatus.QUEUED)
         return to_record(JobRecord, job)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -30,12 +30,38 @@ RESUMABLE_STATUSES = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus
 ACTIVE_STATUSES = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 
 
+class IdHighWater(Base):
+    """The highest id ever given to a row of `name`'s table, so ids of deleted runs and jobs are never reused
+    (a `run:14` reference, an exported file name or a bookmark must not start meaning another run)."""
+
+    __tablename__ = "id_high_water"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+
+
+def _next_id(table: str) -> Any:
+    """A primary-key default that takes max(high water, max(id)) + 1 and records it, in the insert's own
+    transaction. (SQLite AUTOINCREMENT would need the tables rebuilt, and dropping `runs` with foreign keys on
+    cascades into every child table; this needs no rebuild.)"""
+    statement = text(
+        f"INSERT INTO id_high_water (name, last_id) VALUES (:name, (SELECT coalesce(max(id), 0) FROM {table}) + 1) "
+        f"ON CONFLICT (name) DO UPDATE SET last_id = max(last_id, (SELECT coalesce(max(id), 0) FROM {table})) + 1 "
+        "RETURNING last_id"
+    )
+
+    def allocate(context: Any) -> int:
+        return context.connection.execute(statement, {"name": table}).scalar_one()
+
+    return allocate
+
+
 class Run(Base):
     """One experiment (a dataset build, an RM fit, a GRPO training, an eval); jobs are its attempts."""
 
     __tablename__ = "runs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=_next_id("runs"))
     kind: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200))
     config: Mapped[dict[str, Any]]
@@ -53,7 +79,7 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=_next_id("jobs"))
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))

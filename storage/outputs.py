@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, delete, select, update
 
 from storage import metrics, samples
 from storage.db import now, write_connection
-from storage.models import Job, JobStatus, Run
+from storage.models import Job, JobStatus, Metric, Run, Sample
 
 
 def write_job_output(
@@ -29,12 +29,26 @@ def write_job_output(
     if not metric_rows and not sample_rows and state is None:
         return True
     with write_connection() as conn:
-        if job_id is not None:
-            owner = conn.execute(select(Job.status, Job.pid).where(Job.id == job_id)).first()
-            if owner is None or owner.status != JobStatus.RUNNING or (pid is not None and owner.pid != pid):
-                return False
+        if job_id is not None and not _owns(conn, job_id, pid):
+            return False
         metrics.upsert_rows(conn, metric_rows)
         samples.upsert_rows(conn, sample_rows)
         if state is not None:
             conn.execute(update(Run).where(Run.id == run_id).values(state=dict(state), updated_at=now()))
     return True
+
+
+def discard_after(run_id: int, step: int, job_id: int | None = None, pid: int | None = None) -> bool:
+    """Delete the run's metric and sample rows with a step after `step`, in one transaction (a resumed
+    attempt replays those steps). With job_id and pid, only while that process still runs that job."""
+    with write_connection() as conn:
+        if job_id is not None and not _owns(conn, job_id, pid):
+            return False
+        conn.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step > step))
+        conn.execute(delete(Sample).where(Sample.run_id == run_id, Sample.step > step))
+    return True
+
+
+def _owns(conn: Connection, job_id: int, pid: int | None) -> bool:
+    owner = conn.execute(select(Job.status, Job.pid).where(Job.id == job_id)).first()
+    return owner is not None and owner.status == JobStatus.RUNNING and (pid is None or owner.pid == pid)

@@ -126,3 +126,11 @@ def screenshot(page: Page, name: str, height: int = VIEWPORT["height"]) -> Path:
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height})
     return path
+
+
+def screenshot_here(page: Page, name: str, height: int = VIEWPORT["height"]) -> Path:
+    """Save the viewport as it is scrolled now as docs/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height})
+    return path

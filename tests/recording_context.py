@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ class RecordingContext:
 
     def last_metric_step(self) -> int | None:
         return max(self.metrics) if self.metrics else None
+
+    def resume_from(self, step: int) -> None:
+        self.metrics = {s: v for s, v in self.metrics.items() if s <= step}
+        self.samples = {s: v for s, v in self.samples.items() if s <= step}
+
+    def doing(self, what: str) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def resume_state(self) -> Mapping[str, Any]:
         return dict(self.state)

@@ -68,3 +68,14 @@ def test_bad_model_shows_a_message_and_the_page_keeps_working(page: Page, tiny_m
     page.wait_for_function(
         "() => document.querySelector('#playground-status textarea').value.startsWith('Done')", timeout=60_000
     )
+
+
+def test_stop_ends_generation_and_says_so(page: Page, tiny_model_dir: Path) -> None:
+    _choose_model(page, str(tiny_model_dir))
+    _generate(page, "Write a long story about the sea.")
+    page.locator("#playground-stop").click()
+    page.wait_for_function(
+        "() => document.querySelector('#playground-status textarea').value === 'Stopped.'", timeout=10_000
+    )
+    page.wait_for_timeout(1_500)  # a cancelled stream must not overwrite the status afterwards
+    assert page.locator("#playground-status textarea").input_value() == "Stopped."

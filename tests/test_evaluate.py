@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import lab.generation
 import lab.models
 from lab.constraints.ifeval_modes import ifeval_metrics
 from lab.errors import LabError
@@ -221,6 +222,7 @@ def test_metrics_match_ifeval_on_hand_made_responses(tmp_path: Path) -> None:
     assert metrics["length"]["hit_max_new_tokens"] == pytest.approx(2 / 6)
     assert metrics["per_type"]["change_case:english_lowercase"] == {
         "kind": "hard",
+        "family": "ifeval",
         "n": 3,
         "strict": 1 / 3,
         "loose": 2 / 3,
@@ -280,13 +282,13 @@ def test_cancelled_evaluation_resumes_without_regenerating(
     from training.run_job import execute
 
     generated: list[int] = []
-    real_generate = lab.models.generate_batch
+    real_generate = lab.generation.generate_texts
 
     def counting(loaded, prompts, *args, **kwargs):  # noqa: ANN001, ANN202
         generated.append(len(prompts))
         return real_generate(loaded, prompts, *args, **kwargs)
 
-    monkeypatch.setattr(lab.models, "generate_batch", counting)
+    monkeypatch.setattr(lab.generation, "generate_texts", counting)
     real_log = StorageJobContext.log_samples
 
     def cancel_after_first_batch(self, step, samples):  # noqa: ANN001, ANN202

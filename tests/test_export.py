@@ -53,10 +53,38 @@ def test_verl_export_rows_score_with_compute_score(dataset_file: Path, tiny_mode
     assert scored["n_constraints"] == len(truth["instruction_id_list"]) and 0.0 <= scored["score"] <= 1.0
     config = yaml.safe_load((out / "verl_grpo.yaml").read_text())["overrides"]
     assert "algorithm.adv_estimator=grpo" in config
-    assert f"custom_reward_function.path={REPO_ROOT / 'lab' / 'verl_reward.py'}" in config
+    # verl 0.9.1's main_ppo reads the reward only from reward.custom_reward_function (tests/test_verl_export.py
+    # checks all of this with verl itself); validate_config needs both micro-batch sizes; use_v1 needs verl-core.
+    assert f"reward.custom_reward_function.path={REPO_ROOT / 'lab' / 'verl_reward.py'}" in config
+    assert not any(line.startswith("custom_reward_function") for line in config)
+    assert "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=16" in config
+    assert "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=16" in config
+    assert "trainer.use_v1=False" in config and "trainer.val_before_train=True" in config
     assert f"data.train_files={(out / 'train.parquet').resolve()}" in config
+    assert f"data.val_files={(out / 'val.parquet').resolve()}" in config
     script = (out / "run_verl.sh").read_text()
     assert "verl.trainer.main_ppo" in script and "PYTHONPATH" in script
+
+
+def test_verl_export_without_a_split_says_so(
+    dataset_file: Path, tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "verl"
+    out.mkdir()
+    (out / "val.parquet").write_text("left from an earlier export")
+    args = ["verl", str(out), "--dataset", str(dataset_file), "--model", str(tiny_model_dir)]
+    assert main_export([*args, "--val-fraction", "0"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["val_rows"] == 0 and report["val_files"] == "none" and not (out / "val.parquet").exists()
+    config = yaml.safe_load((out / "verl_grpo.yaml").read_text())["overrides"]
+    assert f"data.val_files={(out / 'train.parquet').resolve()}" in config
+    assert "trainer.val_before_train=False" in config and "trainer.test_freq=-1" in config
+    # A small fraction still holds out one group (it used to round to none and copy a training row instead).
+    assert main_export([*args, "--val-fraction", "0.01"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["val_rows"] > 0 and report["val_files"] == "val.parquet"
+    assert main_export([*args, "--val-fraction", "1"]) == 2
+    assert "val_fraction" in capsys.readouterr().err
 
 
 def test_trl_export_parses_with_trls_own_parser_and_rewards(

@@ -99,7 +99,14 @@ def test_two_grpo_steps_store_metrics_samples_and_a_checkpoint_that_generates(
         for name in ("reward", "reward_std", "entropy", "completions/mean_length", "step_time", "lr", "loss"):
             assert name in values, (step, name)
         assert any(k.startswith("constraints/") for k in values)
-        assert len(ctx.samples[step]) == 3
+        assert len(ctx.samples[step]) == 4  # samples_per_log 3 rounded up to whole groups of 2
+        groups = {}
+        for stored in ctx.samples[step]:
+            groups.setdefault(stored["meta"]["group"], []).append(stored)
+        assert sorted(len(members) for members in groups.values()) == [2, 2]
+        for members in groups.values():  # one prompt per group; TRL's advantages sum to ~0 within it
+            assert len({m["prompt"] for m in members}) == 1
+            assert abs(sum(m["meta"]["advantage"] for m in members)) < 1e-6
         sample = ctx.samples[step][0]
         assert sample["breakdown"]["results"] or sample["breakdown"]["math"]
         assert sample["prompt"] and isinstance(sample["response"], str)

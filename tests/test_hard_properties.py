@@ -15,12 +15,21 @@ from hypothesis import strategies as st
 
 from lab.constraints import get_type
 from lab.constraints.base import Param
-from lab.constraints.hard import HARD_IDS
+from lab.constraints.hard import HARD_IDS, IFBENCH_IDS
 from lab.constraints.hard.content import count_placeholders
 from lab.constraints.hard.formats import _count_line_items, find_title
+from lab.constraints.hard.ifbench_custom import _special_quoted, split_questions
+from lab.constraints.hard.ifbench_format import lines_after_blank_removal
+from lab.constraints.hard.ifbench_ratio import char_trigrams, trigram_overlap
 from lab.constraints.ifeval_modes import check_hard_modes
 from lab.constraints.language_id import detect_language
-from lab.constraints.text_stats import count_capital_words, count_sentences, use_vendored_nltk_data
+from lab.constraints.text_stats import (
+    count_capital_words,
+    count_sentences,
+    leading_word_tokens,
+    trailing_word_tokens,
+    use_vendored_nltk_data,
+)
 from lab.errors import LabError
 
 use_vendored_nltk_data()  # for the direct nltk calls below (no downloads)
@@ -36,6 +45,7 @@ PROSE = st.lists(
     max_size=40,
 ).map("".join)  # fmt: skip
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ALL_HARD = HARD_IDS + IFBENCH_IDS  # IFEval's 25 and IFBench's 58
 
 
 def _value(param: Param) -> st.SearchStrategy:
@@ -43,6 +53,8 @@ def _value(param: Param) -> st.SearchStrategy:
         return st.integers(param.low or 1, min(param.high or 10**6, 10**6))
     if param.kind == "choice":
         return st.sampled_from(param.choices)
+    if param.kind == "char":
+        return st.characters().filter(lambda c: not c.isspace())
     word = st.text(min_size=1, max_size=12).filter(str.strip)
     if param.kind == "str_list":
         return st.lists(word, min_size=1, max_size=3)
@@ -57,7 +69,7 @@ def valid_params(draw: st.DrawFn, type_id: str) -> dict:
     return params
 
 
-@pytest.mark.parametrize("type_id", HARD_IDS)
+@pytest.mark.parametrize("type_id", ALL_HARD)
 @FAST
 @given(response=ANY_TEXT, data=st.data())
 def test_any_text_and_valid_params_never_raise(type_id: str, response: str, data: st.DataObject) -> None:
@@ -77,7 +89,7 @@ def _bad_values(param: Param) -> list:
     return ["", "   ", 7, ["list"]]
 
 
-@pytest.mark.parametrize("type_id", HARD_IDS)
+@pytest.mark.parametrize("type_id", ALL_HARD)
 def test_invalid_params_raise_lab_error_naming_the_field(type_id: str) -> None:
     constraint = get_type(type_id)
     good = constraint.sample_params(random.Random(0))
@@ -112,10 +124,10 @@ def test_one_megabyte_responses_are_checked(name: str) -> None:
     response = BIG_INPUTS[name]
     rng = random.Random(0)
     started = time.perf_counter()
-    for type_id in HARD_IDS:
+    for type_id in ALL_HARD:
         check_hard_modes(type_id, response, get_type(type_id).sample_params(rng))
     # No timing assert (shared CI machines); pytest-timeout bounds it. Printed for the curious.
-    print(f"{name}: all 25 types strict+loose in {time.perf_counter() - started:.1f} s")
+    print(f"{name}: all {len(ALL_HARD)} types strict+loose in {time.perf_counter() - started:.1f} s")
 
 
 @settings(max_examples=400, deadline=None)
@@ -137,6 +149,36 @@ def test_linear_scans_equal_ifevals_regexes(text: str) -> None:
 def test_counts_equal_nltk(text: str) -> None:
     assert count_sentences(text) == len(nltk.sent_tokenize(text))
     assert count_capital_words(text) == sum(1 for token in nltk.word_tokenize(text) if token.isupper())
+    tokens = nltk.word_tokenize(text)
+    for n in (1, 2, 3):
+        assert leading_word_tokens(text, n) == tokens[:n]
+    assert trailing_word_tokens(text, 2) == tokens[-2:]
+
+
+def _blank_removal_as_written(lines: list[str]) -> list[str]:
+    lines = list(lines)
+    for line in lines:  # IFBench's IndentStairsChecker, removing while iterating
+        if not line.strip():
+            lines.remove(line)
+    return lines
+
+
+LINES_TEXT = st.text(alphabet=st.sampled_from(list("ab \t\n-*\"'.,!?Q0123456789()")), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=LINES_TEXT, reference=st.text(max_size=40))
+def test_ifbench_linear_rewrites_equal_the_reference_code(text: str, reference: str) -> None:
+    lines = text.replace("a", "").split("\n")
+    assert lines_after_blank_removal(lines) == _blank_removal_as_written(lines)
+    questions = text.replace("Q", "Question 1").replace("b", "\n")
+    assert split_questions(questions) == re.split(r"\n*(?:Question \d+[\.|\):;]?\s*)", questions)
+    for field in (text, '"' + text):
+        assert _special_quoted(field) == bool(re.match(r'".*[^\d\w\s].*"', field))
+    long = (text + reference) * 8  # past the length where numpy takes over
+    for sample in (text, long):
+        grams = char_trigrams(sample)
+        assert trigram_overlap(sample, reference) == (len(grams & char_trigrams(reference)), len(grams))
 
 
 @cache

@@ -14,8 +14,9 @@ Differences that exist by design, outside the corpus (the reference errs or answ
 - A keyword, forbidden word, postscript marker or section splitter that is not a valid regular expression: the
   reference raises re.error; we match that text literally.
 - kwargs the reference silently replaces with a random value (0, "", [], negative counts, nth_paragraph >
-  num_paragraphs, a letter that is not one ASCII letter, a missing capital_frequency): we raise LabError naming
-  the field instead of checking against a random threshold.
+  num_paragraphs, a missing capital_frequency): we raise LabError naming the field instead of checking against a
+  random threshold. A letter_frequency `letter` that is one character but not an ASCII letter ('#' and '!' in
+  IFEval's own input): we count that character; `lab.verify` notes that the reference draws a random letter.
 - Language checks: IFEval calls langdetect unseeded (its answers vary run to run on borderline texts); we seed 0,
   and so does this test for the reference.
 - JSON nested past Python's recursion limit: the reference raises RecursionError; we fail the check.

@@ -7,6 +7,7 @@ after the newest checkpoint, so the steps after it are replayed (and overwrite t
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -37,6 +38,11 @@ class LinearFitConfig:
     seed: int = field(default=0, metadata={"help": "Seed of the data and of each step's minibatch."})
     checkpoint_every: int = field(default=10, metadata={"help": "Save weights every N steps."})
     honour_cancel: bool = field(default=True, metadata={"help": "False: never look at should_stop()."})
+    disk_full_at: int = field(default=0, metadata={"help": "The checkpoint save at this step hits ENOSPC."})
+    mark_attempts: bool = field(
+        default=False,
+        metadata={"help": "Log `attempt` each step; every 3rd step `extra` (attempt 1 only) and attempt-many samples."},
+    )
 
     def validate(self) -> None:
         for name in ("steps", "dim", "batch", "checkpoint_every"):
@@ -56,11 +62,14 @@ def _minibatch(config: LinearFitConfig, step: int, w_true: list[float]) -> tuple
     return xs, ys
 
 
-def _save(ctx: JobContext, step: int, w: list[float]) -> None:
-    folder = ctx.work_dir / f"ckpt-{step}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "weights.json").write_text(json.dumps({"step": step, "w": w}))
-    ctx.register_checkpoint(step, folder, {"kind": KIND})
+def _save(ctx: JobContext, step: int, w: list[float], disk_full_at: int = 0) -> None:
+    with ctx.doing(f"saving checkpoint-{step}"):
+        folder = ctx.work_dir / f"ckpt-{step}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if step == disk_full_at:  # what a full disk does to the writer
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "weights.json"))
+        (folder / "weights.json").write_text(json.dumps({"step": step, "w": w}))
+        ctx.register_checkpoint(step, folder, {"kind": KIND})
 
 
 def run(config: LinearFitConfig, ctx: JobContext) -> dict[str, Any]:
@@ -72,12 +81,13 @@ def run(config: LinearFitConfig, ctx: JobContext) -> dict[str, Any]:
         step, folder = last
         w = json.loads((folder / "weights.json").read_text())["w"]
         start = step + 1
+    ctx.resume_from(start - 1)
     ctx.progress(start - 1, config.steps, "fitting")
     loss, done = math.nan, start - 1
     for step in range(start, config.steps + 1):
         if config.honour_cancel and ctx.should_stop():
             if done >= start:
-                _save(ctx, done, w)
+                _save(ctx, done, w, config.disk_full_at)
             break
         xs, ys = _minibatch(config, step, w_true)
         errors = [sum(a * b for a, b in zip(w, x, strict=True)) - y for x, y in zip(xs, ys, strict=True)]
@@ -86,9 +96,15 @@ def run(config: LinearFitConfig, ctx: JobContext) -> dict[str, Any]:
         w = [wi - config.lr * gi for wi, gi in zip(w, grad, strict=True)]
         values = {"loss": loss, "grad_norm": math.sqrt(sum(g * g for g in grad)), "lr": config.lr}
         values.update({f"w/{i}": wi for i, wi in enumerate(w)})
+        if config.mark_attempts:  # what differs between attempts, so a test can tell which one wrote a row
+            values["attempt"] = ctx.attempt
+            if step % 3 == 0:
+                values.update({"extra": 1.0} if ctx.attempt == 1 else {})
+                sample = {"prompt": f"step {step}", "response": f"attempt {ctx.attempt}", "breakdown": {}}
+                ctx.log_samples(step, [sample] * (3 - min(ctx.attempt, 2)))
         ctx.log_metrics(step, values)
         if step % config.checkpoint_every == 0 or step == config.steps:
-            _save(ctx, step, w)
+            _save(ctx, step, w, config.disk_full_at)
         ctx.progress(step, config.steps, "fitting")
         done = step
     return {"steps_done": done, "final_loss": loss}

@@ -14,8 +14,11 @@ from lab import bundled_model
 from lab.errors import LabError
 from lab.models import (
     DEFAULT_MODEL_SPEC,
+    check_seed,
     clear_model_cache,
+    context_limit,
     ensure_bundled_checkpoint,
+    fit_to_context,
     generate_batch,
     load_model,
     resolve_model_spec,
@@ -23,6 +26,13 @@ from lab.models import (
 )
 
 PROMPTS = ["Hi", "Write a long poem about the sea, with bullet points, in JSON, in lowercase letters only."]
+
+
+@pytest.fixture(autouse=True)
+def plain_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin transformers' own generate and streaming (prefill chunks, forward hooks); the fast engine
+    behind the same functions (lab.generation, CTranslate2) is tested in tests/test_generation.py."""
+    monkeypatch.setenv("LAB_GENERATION_ENGINE", "transformers")
 
 
 def test_local_folder_resolves(tiny_model_dir: Path) -> None:
@@ -128,7 +138,9 @@ def test_interrupted_conversion_leaves_no_checkpoint_and_no_temp(
     assert not list(models.glob(".*tmp*")), "temp folders of interrupted conversions must be cleaned up"
 
 
-def test_load_model_is_cached_per_process(tiny_model_dir: Path) -> None:
+def test_load_model_is_cached_per_process(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAB_ALLOW_REMOTE_CODE", "1")  # trust_remote_code needs the operator's opt-in
+    monkeypatch.delenv("LAB_READ_ONLY", raising=False)
     clear_model_cache()
     first = load_model(str(tiny_model_dir))
     assert load_model(str(tiny_model_dir) + "/") is first
@@ -184,6 +196,86 @@ def test_closing_the_stream_stops_generation(tiny_model_dir: Path) -> None:
     while any(t.name == "stream-generate" for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(t.name == "stream-generate" for t in threading.enumerate())
+
+
+def test_a_prompt_past_the_context_is_refused_and_max_new_tokens_is_capped(tiny_model_dir: Path) -> None:
+    loaded = load_model(str(tiny_model_dir))
+    limit = context_limit(loaded)
+    assert limit == 512  # the tiny model's max_position_embeddings
+    with pytest.raises(LabError, match="reads at most 512 tokens") as caught:
+        next(stream_generate(loaded, "sea " * 600, max_new_tokens=8))
+    assert caught.value.field == "prompt"
+    assert fit_to_context(loaded, 500, 256) == 12  # what the context leaves after a 500-token prompt
+    assert fit_to_context(loaded, 10, 20) == 20
+
+
+def test_chunked_prefill_gives_the_same_answer(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab import models
+
+    loaded = load_model(str(tiny_model_dir))
+    prompt = "Write a short poem about the sea. " * 8
+    whole = list(stream_generate(loaded, prompt, max_new_tokens=10, temperature=1.0, seed=3))[-1]
+    monkeypatch.setattr(models, "PREFILL_CHUNK_TOKENS", 16)
+    lengths: list[int] = []
+    hook = loaded.model.register_forward_pre_hook(
+        lambda module, args, kwargs: lengths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    try:
+        chunked = list(stream_generate(loaded, prompt, max_new_tokens=10, temperature=1.0, seed=3))[-1]
+    finally:
+        hook.remove()
+    assert chunked == whole
+    assert lengths[:3] == [16, 16, 16], "the prompt is read 16 tokens at a time"
+
+
+def test_stop_during_prefill_ends_after_this_chunk(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop pressed while a long prompt is read: no further forward pass runs and the stream ends empty."""
+    from lab import models
+
+    loaded = load_model(str(tiny_model_dir))
+    prompt = "Write a short poem about the sea. " * 12  # ~10 chunks of 16 tokens, well inside the context
+    monkeypatch.setattr(models, "PREFILL_CHUNK_TOKENS", 16)
+    stop = threading.Event()
+    forwards: list[int] = []
+
+    def press_stop_after_first_chunk(module: object, args: object, output: object) -> None:
+        forwards.append(1)
+        stop.set()
+
+    hook = loaded.model.register_forward_hook(press_stop_after_first_chunk)
+    try:
+        pieces = list(stream_generate(loaded, prompt, max_new_tokens=50, stop=stop))
+    finally:
+        hook.remove()
+    assert len(forwards) == 1, "no forward pass may run once Stop is set"
+    assert all(piece == "" for piece in pieces)
+    # The model is shared: the next generation runs normally.
+    assert list(stream_generate(loaded, "Hi", max_new_tokens=3))
+
+
+def test_stream_yields_while_the_model_is_busy(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing new for a while (a long prefill) still yields, so Gradio's Stop can close the stream."""
+    from lab import models
+
+    loaded = load_model(str(tiny_model_dir))
+    monkeypatch.setattr(models, "HEARTBEAT_S", 0.05)
+    hook = loaded.model.register_forward_pre_hook(lambda module, args: time.sleep(0.3))
+    try:
+        stream = stream_generate(loaded, "Hi", max_new_tokens=50)
+        assert next(stream) == ""  # a heartbeat, before any token exists
+        stream.close()
+    finally:
+        hook.remove()
+    assert not any(t.name == "stream-generate" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("seed", [1e30, -1, 2**32, 2.5, float("inf"), float("nan"), "abc"])
+def test_bad_seeds_are_refused_with_field_seed(tiny_model_dir: Path, seed: object) -> None:
+    loaded = load_model(str(tiny_model_dir))
+    with pytest.raises(LabError) as caught:
+        next(stream_generate(loaded, "Hi", max_new_tokens=2, seed=seed))
+    assert caught.value.field == "seed"
+    assert check_seed(2**32 - 1) == 2**32 - 1 and check_seed(7.0) == 7
 
 
 def test_lora_adapter_folder_loads_against_its_base(tiny_model_dir: Path, tmp_path: Path) -> None:

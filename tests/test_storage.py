@@ -16,7 +16,7 @@ from lab.errors import LabError
 from storage import checkpoints, datasets, evaluations, jobs, metrics, outputs, runs, samples, votes
 from storage.db import dispose_engine, get_engine, read_connection, write_connection
 
-TABLES = {"runs", "jobs", "metrics", "samples", "checkpoints", "datasets", "evaluations", "votes"}
+TABLES = {"runs", "jobs", "metrics", "samples", "checkpoints", "datasets", "evaluations", "votes", "id_high_water"}
 
 
 def _new_run(kind: str = "generate") -> jobs.JobRecord:
@@ -34,7 +34,7 @@ def test_migration_from_empty_creates_every_table_at_head(lab_home: Path) -> Non
         names = set(inspect(conn).get_table_names())
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert TABLES <= names
-    assert version == "0001"
+    assert version == "0002"
     dispose_engine()
 
 

@@ -62,16 +62,30 @@ def test_preset_and_set_errors_name_the_field(tmp_path: Path) -> None:
         stage_configs(load_preset("cpu-smoke"), ["dataset", "eval"])
 
 
-def test_bad_stage_cancels_the_stages_already_queued(db: Path, tiny_model_dir: Path) -> None:
-    from storage import jobs
+def test_a_bad_grpo_field_creates_no_run_and_no_job(db: Path, tiny_model_dir: Path) -> None:
+    """Every stage is checked before anything is stored (earlier stages' runs are placeholders meanwhile)."""
+    from storage import jobs, runs
     from training.pipeline import submit_pipeline
 
     overrides = tiny_overrides(tiny_model_dir)
     overrides["grpo"]["steps"] = 0
-    with pytest.raises(LabError) as error:
-        submit_pipeline("cpu-smoke", overrides=overrides)
-    assert error.value.field == "steps"
-    assert {j.status for j in jobs.list_jobs()} == {"cancelled"}
+    for foreground in (False, True):
+        with pytest.raises(LabError) as error:
+            submit_pipeline("cpu-smoke", overrides=overrides, foreground=foreground)
+        assert error.value.field == "grpo.steps" and str(error.value).startswith("grpo.steps: must be >= 1")
+    assert runs.list_runs() == [] and jobs.list_jobs() == []
+
+
+def test_queued_stages_name_the_runs_created_with_them(db: Path, tiny_model_dir: Path) -> None:
+    from storage import jobs, runs
+    from training.pipeline import submit_pipeline
+
+    data, rm, grpo = submit_pipeline("cpu-smoke", overrides=tiny_overrides(tiny_model_dir), name="linked")
+    assert [j.kind for j in (data, rm, grpo)] == list(STAGES) and data.run_id < rm.run_id < grpo.run_id
+    assert rm.config["dataset"] == f"run:{data.run_id}"
+    assert grpo.config["dataset"] == f"run:{data.run_id}" and grpo.config["reward_model"] == f"run:{rm.run_id}"
+    assert runs.get_run(grpo.run_id).config == jobs.get_job(grpo.id).config
+    assert runs.get_run(grpo.run_id).name == "linked: grpo"
 
 
 def test_pipeline_through_the_real_worker(db: Path, tiny_model_dir: Path) -> None:

@@ -29,7 +29,8 @@ def test_the_table_turns_to_one_row_per_metric() -> None:
 
 def test_results_say_what_is_not_evaluated_yet(db: Path) -> None:
     table, *figures, note = compare.on_results(["bundled"], None, compare.IF_SUITE, "loose")
-    assert table == {"headers": ["metric"], "data": []} and figures == [None] * 4
+    assert table["value"] == {"headers": ["metric"], "data": []} and table["visible"] is False
+    assert all(f["value"] is None and f["visible"] is False for f in figures)  # no empty frames
     assert "not evaluated on heldout-if yet" in note and "bundled" in note
     with pytest.raises(gr.Error, match="checkpoint"):
         compare.on_results([], None, compare.IF_SUITE, "loose")
@@ -42,8 +43,12 @@ def test_evaluate_queues_one_job_or_refuses(db: Path, monkeypatch: pytest.Monkey
     assert job.config["checkpoints"] == ["bundled"] and job.config["limit"] == 5
     assert job.config["max_new_tokens"] == 32 and job.config["reward_model"] is None
     assert timer.active
-    text, _, done = compare.on_eval_tick(job_id)
+    text, _, done, bar, cancel = compare.on_eval_tick(job_id)
     assert "queued" in text and isinstance(done, type(gr.skip()))
+    assert bar["visible"] and cancel["interactive"]  # a progress bar and Cancel while it waits or runs
+    assert "Estimate: 1 model(s) × 5 prompts × up to 32 tokens" in compare.on_estimate(
+        ["bundled"], ["math-probe"], 5, 32
+    )
     with pytest.raises(gr.Error, match="suites"):
         compare.on_evaluate(["bundled"], [], None, 32, "")
     with pytest.raises(gr.Error, match="no stored checkpoint"):

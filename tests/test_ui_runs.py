@@ -13,6 +13,7 @@ import pytest
 from lab.errors import LabError
 from lab.paths import runs_dir
 from storage import checkpoints, datasets, jobs, metrics, samples
+from ui import run_overlay as ov
 from ui import run_table as rt
 from ui import runs
 
@@ -66,8 +67,10 @@ def test_table_headlines_filters_and_sorts(lab: dict) -> None:
 
 
 def test_details_and_config_diff(lab: dict) -> None:
-    config, job_rows, latest, pick, _, checkpoint_rows, error = runs.on_details(lab["grpo"].run_id)
+    header, _, _, config, job_rows, latest, pick, _, checkpoint_rows, error, *panels = runs.on_open(lab["grpo"].run_id)
+    assert header.startswith(f"Run {lab['grpo'].run_id} · grpo")
     assert config["steps"] == 3 and job_rows[0][2] == "succeeded"
+    assert [row[0] for row in latest] == ["reward", "kl"]  # the headline curves first
     assert {row[0]: row[2] for row in latest} == {"kl": "0.03", "reward": "0.4"}
     assert pick["value"] == ["reward"]
     assert [row[1] for row in checkpoint_rows] == [1, 3]
@@ -75,8 +78,11 @@ def test_details_and_config_diff(lab: dict) -> None:
         ["lora.rank", "8", "16"],
         ["steps", "3", "9"],
     ]
-    with pytest.raises(gr.Error, match="pick a run"):
-        runs.on_details(None)
+    headers, rows = ov.config_diff([lab["grpo"].run_id, lab["failed"].run_id])
+    assert headers[1:] == [f"run {lab['grpo'].run_id}", f"run {lab['failed'].run_id}"]
+    assert [row[0] for row in rows] == ["lora.rank", "steps"]
+    with pytest.raises(gr.Error, match="open a run"):
+        runs.on_open(None)
 
 
 def test_exports(lab: dict) -> None:

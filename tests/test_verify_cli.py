@@ -106,3 +106,62 @@ def test_module_entry_point_writes_rows_to_stdout(tmp_path: Path) -> None:
 def test_unreadable_input_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "missing.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_letter_that_is_not_a_letter_is_counted_and_noted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # IFEval's own input_data.jsonl has letter '#' and '!' rows; lm-eval's checker draws a random letter for them.
+    rows = [
+        {
+            "prompt": "p",
+            "response": "Hi!! # yes ##",
+            "instruction_id_list": ["keywords:letter_frequency", "keywords:letter_frequency"],
+            "kwargs": [
+                {"letter": "#", "let_frequency": 3, "let_relation": "at least"},
+                {"letter": "!", "let_frequency": 2, "let_relation": "less than"},
+            ],
+        },
+        {
+            "prompt": "p",
+            "response": "aaa",
+            "instruction_id_list": ["keywords:letter_frequency"],
+            "kwargs": [{"letter": "A", "let_frequency": 3, "let_relation": "at least"}],
+        },
+    ]
+    out = tmp_path / "out.jsonl"
+    assert main([str(_write(tmp_path / "in.jsonl", rows)), "--output", str(out)]) == 0
+    scored = [json.loads(line) for line in out.read_text().splitlines()]
+    first, second = scored[0]["results"], scored[1]["results"]
+    assert [(r["strict"], r["note"]) for r in first] == [(True, "reference draws a random letter here")] + [
+        (False, "reference draws a random letter here")
+    ]
+    assert first[0]["strict_evidence"] == "3 × letter '#', needs >= 3"
+    assert second[0]["strict"] and "note" not in second[0]
+    captured = capsys.readouterr()
+    assert "2 verdict(s) noted" in captured.err
+    metrics = json.loads(captured.out.strip().splitlines()[-1])
+    assert metrics["prompt_level_strict_acc"] == 0.5 and metrics["inst_level_strict_acc"] == pytest.approx(2 / 3)
+
+
+def test_a_non_utf8_byte_fails_only_its_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "in.jsonl"
+    bad = json.dumps({**GOOD[1], "prompt": "caf\u00e9"}).encode().replace(b"\\u00e9", b"\xe9")  # latin-1 byte
+    source.write_bytes(b"\n".join([json.dumps(GOOD[1]).encode(), bad, json.dumps(GOOD[2]).encode()]) + b"\n")
+    out = tmp_path / "out.jsonl"
+    assert main([str(source), "--output", str(out)]) == 1
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 3 and "error" not in rows[0] and "error" not in rows[2]
+    assert rows[1] == {"line": 2, "error": "line: not UTF-8 text (byte 16 is 0xe9)"}
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == ["line 2: line: not UTF-8 text (byte 16 is 0xe9)"]
+    assert json.loads(captured.out.strip().splitlines()[-1])["prompt_level_strict_acc"] == 0.5
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n"])
+def test_empty_input_says_so_and_fails(tmp_path: Path, content: bytes) -> None:
+    source = tmp_path / "empty.jsonl"
+    source.write_bytes(content)
+    done = subprocess.run(
+        [sys.executable, "-m", "lab.verify", str(source)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == f"input: no rows in {source}"

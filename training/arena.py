@@ -81,21 +81,25 @@ def side_by_side(
     A row is the dataset/IFEval shape (prompt, instruction_id_list, kwargs, constraints); a plain prompt has none.
     Blind mode needs exactly two models and shows them in a random order.
     """
-    from lab.models import generate_batch, load_model
+    from lab.models import check_seed, count_prompt_tokens, fit_to_context, generate_batch, load_model
     from lab.reward import breakdown_batch
-    from training.eval_targets import resolve_target
+    from training.eval_targets import is_registered_checkpoint, resolve_target
 
     row = _row(prompt_or_row)
+    seed = check_seed(seed)
     if len(refs) < 1 or (blind and len(refs) != 2):
         raise LabError("blind mode compares exactly two models" if blind else "pick at least one model", "checkpoints")
+    check_demo_refs(refs, reward_model)
     targets = [resolve_target(ref) for ref in refs]
     if blind:
         # Random order, so slot A says nothing about which model it is.
         targets = random.Random(uuid.uuid4().int).sample(targets, 2)
     responses = []
     for target in targets:
-        loaded = load_model(target.spec)
-        responses.extend(generate_batch(loaded, [row["prompt"]], max_new_tokens, temperature, top_p, seed))
+        loaded = load_model(target.spec, is_registered=is_registered_checkpoint)
+        # A prompt past the model's context would prefill for minutes with no way to stop it: refuse it.
+        fitted = fit_to_context(loaded, count_prompt_tokens(loaded, row["prompt"]), max_new_tokens)
+        responses.extend(generate_batch(loaded, [row["prompt"]], fitted, temperature, top_p, seed))
     scorer = None
     if reward_model:
         from lab.rm_scorer import load_rm_scorer
@@ -109,6 +113,17 @@ def side_by_side(
     )
     sampling = {"seed": seed, "temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens}
     return SideBySide(uuid.uuid4().hex, row, answers, blind, sampling)
+
+
+def check_demo_refs(refs: Sequence[str], reward_model: str | None) -> None:
+    """Read-only demo: only stored checkpoints (by id), the bundled model and folders lab.model_access allows."""
+    from lab.model_access import check_demo_model
+    from training.eval_targets import CHECKPOINT_PREFIX, is_registered_checkpoint
+
+    named = [(str(ref), "checkpoints") for ref in refs] + ([(reward_model, "reward_model")] if reward_model else [])
+    for ref, field_name in named:
+        if not ref.strip().removeprefix(CHECKPOINT_PREFIX).isdigit():  # ids always name stored checkpoints
+            check_demo_model(ref, is_registered_checkpoint, field=field_name)
 
 
 @dataclass(frozen=True)

@@ -27,13 +27,9 @@ def _read_config(path: str | None, sets: Sequence[str], kind: str | None = None)
 
     values: dict[str, Any] = {}
     if path:
-        file = Path(path).expanduser()
-        try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise LabError(f"cannot read {path}: {error.strerror}", field="config") from None
-        except yaml.YAMLError as error:
-            raise LabError(f"{path} is not valid YAML: {error}", field="config") from None
+        from training.yaml_files import read_yaml
+
+        loaded = read_yaml(Path(path).expanduser(), "config")
         if loaded is not None and not isinstance(loaded, dict):
             raise LabError(f"{path} must be a mapping of config fields to values", field="config")
         if kind and isinstance(loaded, dict) and isinstance(loaded.get(kind), dict):
@@ -71,10 +67,18 @@ def _progress(job: Any) -> str:
     return str(job.progress_current or "-")
 
 
+def _recover_dead_jobs() -> None:
+    """The worker's crash recovery, here too: a killed foreground job has no worker to notice it died, so
+    `running` jobs whose process is gone (or whose heartbeat went stale) become `interrupted` on sight."""
+    from training.worker import recover_jobs
+
+    recover_jobs(skip_pids=frozenset({os.getpid()}))
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from training.jobs import submit_job
 
-    job = submit_job(args.kind, _read_config(args.config, args.set, args.kind), name=args.name)
+    job = submit_job(args.kind, _read_config(args.config, args.set, args.kind), name=args.name, force=args.force)
     print(f"queued job {job.id} (run {job.run_id}, {job.kind}); follow it with: python -m training logs {job.id} -f")
     return 0
 
@@ -91,6 +95,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from storage import init_db, jobs
 
     init_db()
+    _recover_dead_jobs()
     rows = jobs.list_jobs(status=args.status, limit=args.limit)
     if not rows:
         print("no jobs")
@@ -110,6 +115,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from storage import init_db, jobs, metrics, runs, samples
 
     init_db()
+    _recover_dead_jobs()
     job = jobs.get_job(args.job_id)
     run = runs.get_run(job.run_id)
     print(f"job {job.id}: {job.kind}, {job.status}, attempt {job.attempt} of run {run.id} ({run.name!r})")
@@ -124,7 +130,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"  error: {job.error_message}")
     if job.result:
         print(f"  result: {job.result}")
-    print(f"  log: {job.log_path}")
+    if job.log_path and Path(job.log_path).is_file():
+        print(f"  log: {job.log_path}")
+    else:
+        why = "it starts when a worker picks the job up" if job.status == "queued" else "no file was written"
+        print(f"  log: none ({why})")
     latest = metrics.latest_metrics(run.id)
     if latest:
         print("  latest metrics:")
@@ -142,6 +152,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     from training.jobs import cancel_job
 
+    _recover_dead_jobs()
     job = cancel_job(args.job_id)
     if job.status == "cancelled":
         print(f"job {job.id} cancelled (it had not started)")
@@ -151,17 +162,28 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from storage import init_db
     from training.jobs import resume_job
 
-    job = resume_job(args.job_id)
+    init_db()
+    _recover_dead_jobs()
+    job = resume_job(args.job_id, force=args.force, foreground=args.foreground)
+    if args.foreground:
+        print(f"job {job.id} (attempt {job.attempt} of run {job.run_id}) {job.status}" + _error_suffix(job))
+        return 0 if job.status == "succeeded" else 1
     print(f"queued job {job.id}: attempt {job.attempt} of run {job.run_id}, resuming job {args.job_id}")
     return 0
+
+
+def _error_suffix(job: Any) -> str:
+    return f": {job.error_message}" if job.error_message else ""
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
     from storage import init_db, jobs
 
     init_db()
+    _recover_dead_jobs()
     job = jobs.get_job(args.job_id)
     path = Path(job.log_path) if job.log_path else None
     position = 0
@@ -184,7 +206,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
         if job.status == "queued":
             print(f"job {job.id} is queued; its log starts when a worker picks it up", file=sys.stderr)
         else:
-            print(f"job {job.id} has no log file (it ran in the foreground)", file=sys.stderr)
+            print(f"job {job.id} has no log file", file=sys.stderr)
     return 0
 
 
@@ -209,7 +231,9 @@ def cmd_kinds(args: argparse.Namespace) -> int:
                 default = f.default_factory()
             else:
                 default = "(required)"
-            print(f"  {f.name} ({_type_name(hints[f.name])}, default {default!r}): {f.metadata.get('help', '')}")
+            low, high = f.metadata.get("min"), f.metadata.get("max")
+            span = f" {low:,}..{high:,}" if low is not None and high is not None else ""  # parse_config's bounds
+            print(f"  {f.name} ({_type_name(hints[f.name])}{span}, default {default!r}): {f.metadata.get('help', '')}")
         print()
     return 0
 
@@ -226,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("submit", help="queue a job for the worker")
     config_args(p)
+    p.add_argument("--force", action="store_true", help="queue even past the cap (LAB_MAX_QUEUED)")
     p.set_defaults(func=cmd_submit)
     p = sub.add_parser("run", help="run a job here in the foreground (same checks and code as the worker)")
     config_args(p)
@@ -237,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (
         ("show", cmd_show, "show a job's state, progress, error, latest metrics and config"),
         ("cancel", cmd_cancel, "cancel a queued or running job (partial results are kept)"),
-        ("resume", cmd_resume, "queue a new attempt of an interrupted, cancelled or failed job"),
+        ("resume", cmd_resume, "queue (or, --foreground, run here) a new attempt of an ended job"),
         ("logs", cmd_logs, "print a job's log"),
     ):
         p = sub.add_parser(name, help=text)
@@ -247,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
         if name == "show":
             p.add_argument("--traceback", action="store_true", help="print the error's traceback")
+        if name == "resume":
+            p.add_argument("--foreground", action="store_true", help="run the new attempt here, not in the queue")
+            p.add_argument("--force", action="store_true", help="queue even past the cap (LAB_MAX_QUEUED)")
     p = sub.add_parser("kinds", help="list job kinds and their config fields (the YAML keys)")
     p.add_argument("kind", nargs="?")
     p.set_defaults(func=cmd_kinds)
@@ -259,13 +287,13 @@ _DELEGATED = {"pipeline": ("training.pipeline", "main_pipeline"), "export": ("tr
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in _DELEGATED:
-        import importlib
-
-        module, function = _DELEGATED[argv[0]]
-        return getattr(importlib.import_module(module), function)(argv[1:])
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] in _DELEGATED:
+            import importlib
+
+            module, function = _DELEGATED[argv[0]]
+            return getattr(importlib.import_module(module), function)(argv[1:])
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -278,5 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # one line, not a traceback; LAB_DEBUG=1 shows it
         if os.environ.get("LAB_DEBUG"):
             raise
-        print(f"error: {type(error).__name__}: {error} (set LAB_DEBUG=1 for the traceback)", file=sys.stderr)
+        from storage.db import unusable_database
+
+        damaged = unusable_database(error)  # a database that breaks after start-up (e.g. a damaged page)
+        text = str(damaged) if damaged else f"{type(error).__name__}: {error} (set LAB_DEBUG=1 for the traceback)"
+        print(f"error: {' '.join(text.split())}", file=sys.stderr)
         return 1

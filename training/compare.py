@@ -85,9 +85,11 @@ def model_key(ref: str) -> tuple[str, Any]:
 
 
 def suite_name(suite: str) -> str:
-    """The name evaluations store for a suite: built-in names as they are, files as resolved paths."""
-    path = Path(suite).expanduser()
-    return str(path.resolve()) if suite.lower().endswith((".jsonl", ".json")) and path.is_file() else suite
+    """The name evaluations store for a suite: built-in names as they are, files as resolved paths (an
+    'ood:'/'ifbench:' prefix kept)."""
+    from lab.eval_suites import suite_store_name
+
+    return suite_store_name(suite)
 
 
 def latest_evaluation(ref: str, suite: str, fingerprint: str | None = None) -> EvaluationRecord | None:

@@ -10,11 +10,12 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lab.paths import runs_dir
+from lab.paths import confined, runs_dir
 from storage import checkpoints, datasets, jobs, metrics, outputs, runs, samples
 from storage.jobs import JobRecord
 
@@ -36,8 +37,8 @@ class StorageJobContext:
     Buffered metric and sample rows reach the database when `flush_rows` rows are waiting, `flush_s` seconds
     passed, or at save_state / register_checkpoint / close. save_state writes state and rows in one
     transaction, so a resumed attempt starting from that state never finds rows "from the future" it would
-    duplicate; rows written after the state are overwritten in place when replayed ((run, step, name) is
-    the metrics key, (run, step, idx) the samples key).
+    duplicate. A resumed attempt calls resume_from(step) before replaying, which drops the later rows of the
+    killed attempt, so no step ends up with rows of two attempts.
     """
 
     def __init__(
@@ -74,7 +75,12 @@ class StorageJobContext:
         self._progress_written = True
         self._progress_written_at = 0.0
         self._progress_origin: tuple[float, int] | None = None
+        self._last_advance: tuple[float, int] | None = None
+        self._unit_times: list[tuple[float, bool]] = []  # (seconds per unit, includes start-up) of recent advances
+        self._eta_at = 0.0
         self._thread: threading.Thread | None = None
+        self.activity: str | None = None  # what the job thread is doing now, for failure messages
+        self._failed_while: tuple[BaseException, str] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
@@ -103,6 +109,7 @@ class StorageJobContext:
                 if beat.cancel_requested:
                     self.request_stop("cancel")
                 self._write_progress(force=False)
+                self._count_down()
                 if time.monotonic() - self._last_flush >= self._flush_s:
                     self.flush()
             except JobLostError:
@@ -126,6 +133,28 @@ class StorageJobContext:
                 self.stop_reason = reason
         self._stop.set()
 
+    @contextmanager
+    def doing(self, what: str) -> Iterator[None]:
+        """Name the job's current activity ("saving checkpoint-10"); an error escaping it is described with it."""
+        outer, self.activity = self.activity, what
+        try:
+            yield
+        except BaseException as error:
+            self._note_failure(error, what)
+            raise
+        finally:
+            self.activity = outer
+
+    def _note_failure(self, error: BaseException, what: str) -> None:
+        if self._failed_while is None or self._failed_while[0] is not error:  # the innermost activity wins
+            self._failed_while = (error, what)
+
+    def failed_while(self, error: BaseException) -> str | None:
+        """The activity `error` escaped from (see doing), else the one under way."""
+        if self._failed_while is not None and self._failed_while[0] is error:
+            return self._failed_while[1]
+        return self.activity
+
     # ------------------------------------------------------------------ JobContext protocol
 
     def should_stop(self) -> bool:
@@ -147,14 +176,39 @@ class StorageJobContext:
         with self._lock:
             if self._progress_origin is None or current < self._progress_origin[1]:
                 self._progress_origin = (t, current)
-            start_t, start_n = self._progress_origin
+                self._unit_times.clear()
+                self._last_advance = None
+            last_t, last_n = self._last_advance or self._progress_origin
+            if current > last_n:
+                # Seconds per unit of this advance; the first advance after the origin carries the loading time.
+                self._unit_times.append(((t - last_t) / (current - last_n), last_n == self._progress_origin[1]))
+                self._unit_times[:] = self._unit_times[-STEADY_WINDOW:]
+                self._last_advance = (t, current)
+            elif self._last_advance is None:
+                self._last_advance = self._progress_origin
             eta = None
-            if total_or_none is not None and current > start_n:
-                eta = (t - start_t) / (current - start_n) * max(0, total_or_none - current)
+            per_unit = steady_unit_time(self._unit_times)
+            if total_or_none is not None and per_unit is not None:
+                # Counted from the last advance, so a message-only update does not restart the countdown.
+                eta = max(0.0, per_unit * max(0, total_or_none - current) - (t - self._last_advance[0]))
             self._progress = (current, total_or_none, str(message), eta)
+            self._eta_at = t
             self._progress_written = False
         done = total_or_none is not None and current >= total_or_none
         self._write_progress(force=done)
+
+    def _count_down(self) -> None:
+        """On each heartbeat: the stored ETA goes down by the time since it was computed (the UI reads ETA minus
+        the time since the heartbeat), so it counts down between progress updates instead of standing still."""
+        with self._lock:
+            if self._progress is None or self._progress[3] is None:
+                return
+            t = time.monotonic()
+            current, total, message, eta = self._progress
+            self._progress = (current, total, message, max(0.0, eta - (t - self._eta_at)))
+            self._eta_at = t
+            self._progress_written = False
+        self._write_progress(force=True)
 
     def _write_progress(self, force: bool) -> None:
         with self._lock:
@@ -199,9 +253,13 @@ class StorageJobContext:
             if not metric_rows and not sample_rows and state is None:
                 self._last_flush = time.monotonic()
                 return
-            owned = outputs.write_job_output(
-                self.run_id, metric_rows, sample_rows, state, job_id=self.job_id, pid=self._pid
-            )
+            try:
+                owned = outputs.write_job_output(
+                    self.run_id, metric_rows, sample_rows, state, job_id=self.job_id, pid=self._pid
+                )
+            except Exception as error:
+                self._note_failure(error, "saving metrics, samples and resume state")
+                raise
             if not owned:
                 self._mark_lost()
                 raise JobLostError(f"job {self.job_id} is no longer owned by this process")
@@ -209,13 +267,15 @@ class StorageJobContext:
             self._last_flush = time.monotonic()
 
     def register_checkpoint(self, step: int, path: Path, meta: Mapping[str, Any] | None = None) -> int:
-        self.flush()
-        return checkpoints.register_checkpoint(self.run_id, step, Path(path).resolve(), meta, job_id=self.job_id)
+        path = confined(path, self.work_dir)
+        with self.doing(f"saving checkpoint-{int(step)}"):
+            self.flush()
+            return checkpoints.register_checkpoint(self.run_id, step, path, meta, job_id=self.job_id)
 
     def register_dataset(self, name: str, path: Path, meta: Mapping[str, Any] | None = None) -> int:
         meta = dict(meta or {})
         num_rows = meta.get("num_rows")
-        path = Path(path).resolve()
+        path = confined(path, self.work_dir)
         if num_rows is None and path.suffix == ".jsonl" and path.is_file():
             with path.open("rb") as handle:
                 num_rows = sum(1 for line in handle if line.strip())
@@ -229,6 +289,16 @@ class StorageJobContext:
         self.flush()
         return metrics.last_metric_step(self.run_id)
 
+    def resume_from(self, step: int) -> None:
+        """Training goes on after `step` (0: from the start): drop the run's metric and sample rows of later
+        steps, which a killed attempt wrote, in one transaction, so no step mixes two attempts."""
+        self.flush()
+        with self._lock:
+            if not outputs.discard_after(self.run_id, int(step), job_id=self.job_id, pid=self._pid):
+                self._mark_lost()
+                raise JobLostError(f"job {self.job_id} is no longer owned by this process")
+            self._sample_counts.clear()
+
     def resume_state(self) -> Mapping[str, Any]:
         return dict(self._state)
 
@@ -238,6 +308,19 @@ class StorageJobContext:
         except (TypeError, ValueError) as error:
             raise TypeError(f"save_state: the state must be plain JSON (no NaN): {error}") from None
         self.flush(state=state)
+
+
+STEADY_WINDOW = 8  # recent advances the ETA's unit time is taken from
+
+
+def steady_unit_time(unit_times: list[tuple[float, bool]]) -> float | None:
+    """Median seconds per unit over the recent advances, leaving out the first one (model loading, compile,
+    cache warm-up) once a steady one exists; None before any advance."""
+    steady = [seconds for seconds, first in unit_times if not first] or [seconds for seconds, _ in unit_times]
+    if not steady:
+        return None
+    ordered = sorted(steady)
+    return ordered[len(ordered) // 2]
 
 
 def eta_text(seconds: float | None) -> str:

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.constraints.base import FAMILIES
 from lab.errors import LabError
+from lab.eval_domains import family_of
+from lab.paths import SLUG_RULE, check_slug, confined
 from training.refs import write_rows
-from training.registry import JobContext, JobKind, register_kind
+from training.registry import SEED_MAX, JobContext, JobKind, register_kind
 
 ROW_FORMAT = "iflab-rows-v1"
 
@@ -25,23 +28,55 @@ class DatasetConfig:
     """Curriculum dataset: every seed task gets `max_constraints` constraints -> one row per level."""
 
     # What to build
-    name: str = field(default="curriculum", metadata={"help": "Dataset name in storage; each build is a new version."})
-    seed: int = field(default=0, metadata={"help": "Random seed: the same seed and settings give the same file."})
+    name: str = field(
+        default="curriculum",
+        metadata={"help": f"Dataset name in storage ({SLUG_RULE}); each build is a new version."},
+    )
+    seed: int = field(
+        default=0,
+        metadata={"help": "Random seed: the same seed and settings give the same file.", "min": 0, "max": SEED_MAX},
+    )
     num_tasks: int = field(
-        default=100, metadata={"help": "Seed tasks to use (one curriculum group each); 0 = all available."}
+        default=100,
+        metadata={
+            "help": "Seed tasks to use (one curriculum group each); 0 = all available.",
+            "min": 0,
+            "max": 1_000_000,
+        },
     )
     seed_tasks_file: str = field(
         default="", metadata={"help": "Your own seed tasks (.jsonl or .csv with a 'task' column); empty = shipped."}
     )
     # Constraints
     max_constraints: int = field(
-        default=5, metadata={"help": "N: constraints per task, giving levels L1..LN (the paper uses 5)."}
+        default=5,
+        metadata={"help": "N: constraints per task, giving levels L1..LN (the paper uses 5).", "min": 1, "max": 10},
     )
     soft_ratio: float = field(
-        default=0.6, metadata={"help": "Probability that a sampled constraint is soft (paper: 60 % soft), 0..1."}
+        default=0.6,
+        metadata={
+            "help": "Probability that a sampled constraint is soft (paper: 60 % soft), 0..1.",
+            "min": 0.0,
+            "max": 1.0,
+        },
+    )
+    families: list[str] = field(
+        default_factory=lambda: ["ifeval", "soft"],  # lab.compose.DEFAULT_FAMILIES
+        metadata={
+            "help": "Constraint families to sample: ifeval (IFEval's 25 hard types), ifbench (IFBench's 58, "
+            "out-of-domain by default), soft. soft_ratio applies when soft is among them."
+        },
+    )
+    hold_out: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "Families never to train on, whatever families and include_types say (e.g. ifbench, to "
+            "evaluate on heldout-ood as an out-of-domain test); recorded with the dataset."
+        },
     )
     include_types: list[str] = field(
-        default_factory=list, metadata={"help": "Only sample these constraint type ids (empty = all types)."}
+        default_factory=list,
+        metadata={"help": "Only sample these constraint type ids (empty = all types of the families)."},
     )
     exclude_types: list[str] = field(default_factory=list, metadata={"help": "Never sample these type ids."})
     curriculum: bool = field(
@@ -49,7 +84,12 @@ class DatasetConfig:
     )
     # Reasoning items
     math_ratio: float = field(
-        default=0.2, metadata={"help": "Fraction of all rows that are math word problems (exact-match reward), 0..<1."}
+        default=0.2,
+        metadata={
+            "help": "Fraction of all rows that are math word problems (exact-match reward), 0..<1.",
+            "min": 0.0,
+            "max": 1.0,
+        },
     )
     shuffle: bool = field(default=True, metadata={"help": "Shuffle rows (seeded) instead of keeping group order."})
 
@@ -62,8 +102,7 @@ class DatasetConfig:
             raise LabError(f"must be between 0 and 1, got {self.soft_ratio}", field="soft_ratio")
         if not 0.0 <= self.math_ratio < 1.0:
             raise LabError(f"must be >= 0 and < 1, got {self.math_ratio}", field="math_ratio")
-        if not self.name.strip():
-            raise LabError("must not be empty", field="name")
+        check_slug(self.name, "name")  # the name becomes part of a file name in the run folder
         from lab.constraints.registry import all_types
 
         known = {t.id for t in all_types()}
@@ -71,6 +110,14 @@ class DatasetConfig:
             unknown = [i for i in ids if i not in known]
             if unknown:
                 raise LabError(f"unknown constraint type {unknown[0]!r}; see the constraint catalogue", field=where)
+        sampled = sampled_families(self)
+        outside = [i for i in self.include_types if family_of(i) not in sampled]
+        if outside:
+            raise LabError(
+                f"{outside[0]!r} is an {family_of(outside[0])} type, but the sampled families are "
+                f"{', '.join(sampled)} (families minus hold_out)",
+                field="include_types",
+            )
         if self.include_types and len(set(self.include_types)) - len(set(self.exclude_types)) < self.max_constraints:
             raise LabError(
                 f"lists fewer types than max_constraints ({self.max_constraints}); a set never repeats a type",
@@ -78,6 +125,18 @@ class DatasetConfig:
             )
         if self.seed_tasks_file and not Path(self.seed_tasks_file).expanduser().is_file():
             raise LabError(f"file {self.seed_tasks_file!r} does not exist", field="seed_tasks_file")
+
+
+def sampled_families(config: DatasetConfig) -> list[str]:
+    """The families rows are drawn from: `families` minus `hold_out`; LabError naming the field if none is left."""
+    for where, values in (("families", config.families), ("hold_out", config.hold_out)):
+        unknown = [f for f in values if f not in FAMILIES]
+        if unknown:
+            raise LabError(f"must be among {', '.join(FAMILIES)}, got {unknown[0]!r}", field=where)
+    sampled = [f for f in dict.fromkeys(config.families) if f not in config.hold_out]
+    if not sampled:
+        raise LabError(f"no family left to sample after hold_out; allowed: {', '.join(FAMILIES)}", field="families")
+    return sampled
 
 
 def load_tasks(config: DatasetConfig) -> list[Any]:
@@ -101,13 +160,14 @@ def build_rows(config: DatasetConfig, tasks: list[Any]) -> list[dict[str, Any]]:
 
     rows: list[dict[str, Any]] = []
     include = config.include_types or None
+    families = sampled_families(config)
     for seed_task in tasks:
         # One rng per task: adding tasks does not change the constraints of the others.
         rng = random.Random(f"constraints:{config.seed}:{seed_task.id}")
         try:
             constraints = sample_constraints(
                 rng, config.max_constraints, config.soft_ratio, task=seed_task.task, include=include,
-                exclude=config.exclude_types,
+                exclude=config.exclude_types, families=families,
             )  # fmt: skip
         except LabError as error:
             if error.field != "n":
@@ -131,6 +191,7 @@ def dataset_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
     levels = Counter(str(r.get("level", 0)) for r in rows if r.get("instruction_id_list"))
     types = Counter(t for r in rows for t in r.get("instruction_id_list") or [])
     kinds = Counter(get_type(t).kind for r in rows for t in r.get("instruction_id_list") or [])
+    families = Counter(family_of(t) for r in rows for t in r.get("instruction_id_list") or [])
     return {
         "rows": len(rows),
         "groups": len({r["group_id"] for r in rows if r.get("instruction_id_list")}),
@@ -138,6 +199,7 @@ def dataset_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "levels": dict(sorted(levels.items(), key=lambda kv: int(kv[0]))),
         "constraint_types": dict(sorted(types.items())),
         "kinds": {"hard": kinds.get("hard", 0), "soft": kinds.get("soft", 0)},
+        "families": {f: families.get(f, 0) for f in FAMILIES},
     }
 
 
@@ -148,13 +210,15 @@ def run(config: DatasetConfig, ctx: JobContext) -> dict[str, Any]:
     rows = build_rows(config, tasks)
     if not rows:
         raise LabError("the dataset would be empty; raise num_tasks or math_ratio", field="num_tasks")
+    check_slug(config.name, "name")
     out_dir = Path(ctx.work_dir) / "datasets"
-    tmp = out_dir / f"{config.name}.building.jsonl"
-    write_rows(tmp, rows)
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    # The content hash in the name versions the file: a rebuild with other settings never overwrites it.
-    path = out_dir / f"{config.name}-{digest[:12]}.jsonl"
-    tmp.replace(path)
+    tmp = confined(out_dir / f"{config.name}.building.jsonl", ctx.work_dir)
+    with ctx.doing(f"writing dataset {config.name}"):
+        write_rows(tmp, rows)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        # The content hash in the name versions the file: a rebuild with other settings never overwrites it.
+        path = confined(out_dir / f"{config.name}-{digest[:12]}.jsonl", ctx.work_dir)
+        tmp.replace(path)
     stats = dataset_stats(rows)
     meta = {"format": ROW_FORMAT, "sha256": digest, "seed": config.seed, "config": _config_dict(config), **stats}
     dataset_id = ctx.register_dataset(config.name, path, meta)

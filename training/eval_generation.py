@@ -1,19 +1,23 @@
-"""Greedy batched generation for evaluation: transformers (lab.models) everywhere, vLLM when it and CUDA exist.
+"""Greedy batched generation for evaluation: lab.generation's engines (CTranslate2 on CPU, else transformers)
+everywhere, vLLM when it and CUDA exist.
 
-Both return the responses and their token counts, so length metrics need no second tokenizer pass guesswork.
+Both return the responses and their generated token counts (exact, from the engine's ids).
 """
 
 from __future__ import annotations
 
 import gc
 import importlib.util
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lab.errors import LabError
 
-BACKENDS = ("auto", "transformers", "vllm")
+BACKENDS = ("auto", "transformers", "ctranslate2", "vllm")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,39 +43,40 @@ def vllm_available() -> bool:
 
 
 def resolve_backend(backend: str) -> str:
-    """'auto' -> vllm when vLLM and a CUDA device are present, else transformers; refuses an impossible choice."""
+    """'auto' -> vllm when vLLM and a CUDA device are present, else lab.generation's choice (CTranslate2 on CPU
+    when installed, transformers otherwise or when LAB_GENERATION_ENGINE=transformers); refuses vLLM without
+    CUDA, and runs a missing CTranslate2 as transformers (logged)."""
+    from lab.generation import resolve_engine
+    from lab.generation.engine import ctranslate2_available
+
     if backend not in BACKENDS:
         raise LabError(f"must be one of {', '.join(BACKENDS)}, got {backend!r}", field="backend")
     if backend == "auto":
-        return "vllm" if vllm_available() else "transformers"
+        return "vllm" if vllm_available() else resolve_engine()
     if backend == "vllm" and not vllm_available():
         raise LabError("vLLM needs the vllm package and a CUDA GPU; use 'transformers' or 'auto'", field="backend")
+    if backend == "ctranslate2" and not ctranslate2_available():
+        log.warning("generation: ctranslate2 is not installed; evaluating with transformers")
+        return "transformers"
     return backend
 
 
-class TransformersGenerator:
-    name = "transformers"
+class LocalGenerator:
+    """lab.generation on a model loaded by lab.models: `engine` is 'ctranslate2' or 'transformers'."""
 
-    def __init__(self, spec: str, batch_size: int, trust_remote_code: bool = False) -> None:
+    def __init__(self, spec: str, batch_size: int, trust_remote_code: bool = False, engine: str = "transformers"):
         from lab.models import load_model
 
         self.loaded = load_model(spec, trust_remote_code=trust_remote_code)
         self.batch_size = batch_size
+        self.name = engine
 
     def generate(self, prompts: Sequence[str], max_new_tokens: int, seed: int) -> list[Generated]:
-        from lab.models import generate_batch
+        from lab.generation import Sampling, generate_texts
 
-        texts = generate_batch(
-            self.loaded,
-            list(prompts),
-            max_new_tokens=max_new_tokens,
-            temperature=0.0,
-            seed=seed,
-            batch_size=self.batch_size,
-        )
-        tokenizer = self.loaded.tokenizer
-        # Re-encoding the decoded text can merge a token or two differently; fine for a mean length.
-        return [Generated(t, len(tokenizer(t, add_special_tokens=False)["input_ids"])) for t in texts]
+        sampling = Sampling(int(max_new_tokens), temperature=0.0, seed=int(seed))
+        outputs = generate_texts(self.loaded, prompts, sampling, self.batch_size, choice=self.name)
+        return [Generated(text, tokens) for text, tokens in outputs]
 
     def close(self) -> None:
         self.loaded = None  # lab.models keeps its own small LRU; nothing else to free
@@ -83,6 +88,9 @@ class VllmGenerator:
     name = "vllm"
 
     def __init__(self, spec: str, trust_remote_code: bool = False) -> None:
+        from lab.model_access import check_remote_code
+
+        check_remote_code(trust_remote_code)  # vLLM loads on its own, past lab.models.load_model's check
         from vllm import LLM
 
         from lab.models import ensure_bundled_checkpoint, resolve_model_spec
@@ -121,6 +129,7 @@ class VllmGenerator:
 
 
 def make_generator(backend: str, spec: str, batch_size: int, trust_remote_code: bool = False) -> Generator:
-    if resolve_backend(backend) == "vllm":
+    resolved = resolve_backend(backend)
+    if resolved == "vllm":
         return VllmGenerator(spec, trust_remote_code)
-    return TransformersGenerator(spec, batch_size, trust_remote_code)
+    return LocalGenerator(spec, batch_size, trust_remote_code, engine=resolved)

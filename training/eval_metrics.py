@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.bootstrap import bootstrap_mean, bootstrap_ratio
+from lab.eval_domains import family_of
 from lab.eval_suites import EvalItem
 from lab.math_problems import flexible_matches
 from lab.reward import RewardBreakdown
@@ -101,6 +102,7 @@ def compute_metrics(
             ifeval[name] = bootstrap_ratio(passed, counts, n_resamples=resamples, seed=seed).as_dict()
     out["ifeval"] = ifeval
     out["per_type"] = _per_type(items, results)
+    out["per_family"] = _per_family(out["per_type"])
 
     soft_items = [o for o in outcomes if o.soft is not None]
     n_soft_items = sum(1 for r in results if any(c.kind == "soft" for c in r.results))
@@ -149,12 +151,27 @@ def _per_type(items: Sequence[EvalItem], results: Sequence[RewardBreakdown]) -> 
                 entry["sum"] += r.score
     out = {}
     for type_id, e in sorted(acc.items()):
+        family = family_of(type_id, default="unknown")
         if e["kind"] == "hard":
-            out[type_id] = {"kind": "hard", "n": e["n"], "strict": e["strict"] / e["n"], "loose": e["loose"] / e["n"]}
+            strict, loose = e["strict"] / e["n"], e["loose"] / e["n"]
+            out[type_id] = {"kind": "hard", "family": family, "n": e["n"], "strict": strict, "loose": loose}
         else:
             mean = e["sum"] / e["scored"] if e["scored"] else None
-            out[type_id] = {"kind": "soft", "n": e["n"], "scored": e["scored"], "mean": mean}
+            out[type_id] = {"kind": "soft", "family": family, "n": e["n"], "scored": e["scored"], "mean": mean}
     return out
+
+
+def _per_family(per_type: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Instruction-level strict/loose pass rates per hard family (ifeval, ifbench): a mixed file's two halves."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in per_type.values():
+        if entry["kind"] != "hard":
+            continue
+        acc = out.setdefault(entry["family"], {"n": 0, "strict": 0.0, "loose": 0.0})
+        acc["n"] += entry["n"]
+        acc["strict"] += entry["strict"] * entry["n"]
+        acc["loose"] += entry["loose"] * entry["n"]
+    return {f: {"n": a["n"], "strict": a["strict"] / a["n"], "loose": a["loose"] / a["n"]} for f, a in out.items()}
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, float | None]:

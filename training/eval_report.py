@@ -1,7 +1,8 @@
 """Markdown report of stored evaluations (for a README "Results" section or a closing note).
 
 `python -m training.eval_report bundled 12 [--baseline bundled] [--types] [--run 5]` prints, per suite, the
-comparison table with 95 % intervals and paired deltas, per-type deltas, and the trade-off points of runs.
+comparison table with 95 % intervals and paired deltas, per-type deltas, in-domain vs out-of-domain side by side
+(heldout-if vs heldout-ood unless --in-suite/--ood-suite say otherwise), and the trade-off points of runs.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import argparse
 import sys
 
 from lab.errors import LabError
+from lab.eval_suites import HELDOUT_OOD
 from training.compare import IF_SUITE, MATH_SUITE, comparison_table, format_table, tradeoff_data, type_deltas
+from training.ood_compare import DEFAULT_METRIC, domain_table, format_domain_table
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -26,6 +29,9 @@ def report(
     types: bool = False,
     runs: list[int] | None = None,
     mode: str = "loose",
+    in_suite: str = IF_SUITE,
+    ood_suite: str = HELDOUT_OOD,
+    domain_metric: str = DEFAULT_METRIC,
 ) -> str:
     out = []
     for suite in suites:
@@ -73,6 +79,7 @@ def report(
             headers = ["model", "constraint type", "n", "baseline %", "value %", "Δ points"]
             title = f"### Per constraint type ({mode} pass rate; soft types: mean reward-model probability)"
             out.append(f"{title}\n\n" + markdown_table(headers, table) + "\n")
+    out.append(domain_section(refs, baseline, in_suite, ood_suite, domain_metric))
     if runs:
         data = tradeoff_data(runs, base=baseline or (refs[0] if refs else None))
         table = [
@@ -86,17 +93,57 @@ def report(
     return "\n".join(out)
 
 
+def domain_section(refs: list[str], baseline: str | None, in_suite: str, ood_suite: str, metric: str) -> str:
+    """In-domain vs out-of-domain: one row per model with both numbers, their paired deltas and a reading."""
+    rows = domain_table(refs, in_suite, ood_suite, baseline)
+    title = f"## In-domain ({in_suite}) vs out-of-domain ({ood_suite})"
+    if not any(r.in_domain and r.out_of_domain for r in rows):
+        return f"{title}\n\nno model has evaluations on both suites yet\n"
+    headers, cells = format_domain_table(rows, metric, in_suite, ood_suite)
+    note = (
+        f"{metric} in %, [95 % bootstrap interval]; Δ vs the baseline in points, paired on the same prompts. "
+        "A gain in-domain that out-of-domain does not share means the run learned its training types, not "
+        "instruction following."
+    )
+    return f"{title}\n\n{note}\n\n" + markdown_table(headers, cells) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.eval_report", description=__doc__)
     parser.add_argument("refs", nargs="+", help="models: checkpoint ids, folders, 'bundled', hub ids")
-    parser.add_argument("--suite", action="append", help=f"suite(s) to report (default {IF_SUITE} and {MATH_SUITE})")
+    parser.add_argument(
+        "--suite", action="append", help=f"suite(s) to report (default {IF_SUITE}, {HELDOUT_OOD} and {MATH_SUITE})"
+    )
+    parser.add_argument("--in-suite", default=IF_SUITE, help=f"in-domain side of the domain table ({IF_SUITE})")
+    parser.add_argument(
+        "--ood-suite", default=HELDOUT_OOD, help=f"out-of-domain side, e.g. ifbench:IFBench_test.jsonl ({HELDOUT_OOD})"
+    )
+    parser.add_argument(
+        "--domain-metric",
+        default=DEFAULT_METRIC,
+        choices=("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"),
+        help=f"the number the domain table compares ({DEFAULT_METRIC})",
+    )
     parser.add_argument("--baseline", help="model the deltas are against (default: the first)")
     parser.add_argument("--types", action="store_true", help="add per-constraint-type deltas")
     parser.add_argument("--mode", default="loose", choices=("strict", "loose"), help="per-type verdicts")
     parser.add_argument("--run", type=int, action="append", help="add the trade-off points of this run")
     args = parser.parse_args(argv)
     try:
-        print(report(args.refs, args.suite or [IF_SUITE, MATH_SUITE], args.baseline, args.types, args.run, args.mode))
+        suites = args.suite or [IF_SUITE, HELDOUT_OOD, MATH_SUITE]
+        print(
+            report(
+                args.refs,
+                suites,
+                args.baseline,
+                args.types,
+                args.run,
+                args.mode,
+                args.in_suite,
+                args.ood_suite,
+                args.domain_metric,
+            )
+        )
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from typing import Any
 
 from lab.errors import LabError
 
-METRICS_VERSION = 2  # bump when compute_metrics changes meaning, so old cached results are not reused
+METRICS_VERSION = 3  # bump when compute_metrics changes meaning, so old cached results are not reused (3: families)
 CHECKPOINT_PREFIX = "checkpoint:"
 RUN_PREFIX = "run:"
 
@@ -148,6 +148,11 @@ def _stored_by_path(location: str) -> int | None:
     return checkpoint_id_for_path(location)
 
 
+def is_registered_checkpoint(folder: Path) -> bool:
+    """Whether storage knows `folder` (resolved) as a checkpoint a run wrote: a model a read-only demo may load."""
+    return _stored_by_path(str(Path(folder).resolve())) is not None
+
+
 def generation_key(target: EvalTarget, suite: Any, max_new_tokens: int, backend: str) -> str:
     """Same weights, same prompts, same greedy settings and backend -> the same responses (the seed is moot)."""
     return _hash(
@@ -173,10 +178,13 @@ def scorer_key(reward_model: str | None) -> dict[str, Any] | None:
     return {"path": str(folder.resolve()), "files": folder_digest(folder)}
 
 
-def suite_cache_key(gen_key: str, reward_model: str | None, resamples: int, seed: int) -> str:
+def suite_cache_key(gen_key: str, reward_model: str | None, resamples: int, seed: int, suite: Any = None) -> str:
+    """The result cache key; `suite` adds its stored name and domain, so 'ood:FILE' and 'FILE' (same prompts, same
+    generations) are stored as two evaluations that Compare finds under their own names."""
     return _hash(
         {
             "generation": gen_key,
+            "suite": None if suite is None else [suite.name, suite.domain],
             "scorer": scorer_key(reward_model),
             "resamples": int(resamples),
             "seed": int(seed),

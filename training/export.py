@@ -22,6 +22,9 @@ from training.grpo import GRPOJobConfig, rewardable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERL_REWARD = REPO_ROOT / "lab" / "verl_reward.py"
+# TRL loss_type -> verl's loss aggregation (Dr. GRPO: sequence sums over a constant length, no length bias).
+VERL_LOSS_AGG = {"dapo": "token-mean", "dr_grpo": "seq-mean-token-sum-norm"}
+VERL_VERSION = "0.9.1"  # the release the overrides are written for and checked against (scripts/verl_check.sh)
 
 
 def _model_path(spec: str) -> str:
@@ -45,6 +48,8 @@ def split_rows(rows: list[dict[str, Any]], val_fraction: float, seed: int) -> tu
     groups = sorted({str(r.get("group_id")) for r in rows})
     random.Random(f"export:{seed}").shuffle(groups)
     n_val = int(round(len(groups) * val_fraction))
+    if val_fraction > 0 and len(groups) >= 2:
+        n_val = min(max(n_val, 1), len(groups) - 1)  # a requested split holds out a group but never all of them
     val_groups = set(groups[:n_val])
     return [r for r in rows if str(r.get("group_id")) not in val_groups], [
         r for r in rows if str(r.get("group_id")) in val_groups
@@ -88,12 +93,17 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     pq.write_table(pa.Table.from_pylist(rows), path)
 
 
-def verl_overrides(config: GRPOJobConfig, model_path: str, out: Path, rm_path: str | None) -> list[str]:
-    """Hydra overrides for `python3 -m verl.trainer.main_ppo` that mirror the grpo job's settings."""
+def verl_overrides(
+    config: GRPOJobConfig, model_path: str, out: Path, rm_path: str | None, has_val: bool = True
+) -> list[str]:
+    """Hydra overrides for verl 0.9.1's `python3 -m verl.trainer.main_ppo` that mirror the grpo job's settings
+    (checked against verl's own config, dataset, reward loader and reward manager by scripts/verl_check.sh)."""
+    # verl counts micro-batches in responses per GPU; one optimizer step = all prompts_per_step prompts.
+    micro = config.micro_batch_size or config.prompts_per_step * config.group_size // config.num_processes
     lines = [
         "algorithm.adv_estimator=grpo",
         f"data.train_files={out / 'train.parquet'}",
-        f"data.val_files={out / 'val.parquet'}",
+        f"data.val_files={out / ('val.parquet' if has_val else 'train.parquet')}",
         "data.prompt_key=prompt",
         f"data.train_batch_size={config.prompts_per_step}",
         "data.max_prompt_length=1024",
@@ -105,21 +115,31 @@ def verl_overrides(config: GRPOJobConfig, model_path: str, out: Path, rm_path: s
         f"actor_rollout_ref.actor.grad_clip={config.max_grad_norm}",
         f"actor_rollout_ref.actor.clip_ratio={config.epsilon}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={config.prompts_per_step}",
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={micro}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={micro}",
+        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={micro}",
         f"actor_rollout_ref.actor.use_kl_loss={config.beta > 0}",
         f"actor_rollout_ref.actor.kl_loss_coef={config.beta}",
-        f"actor_rollout_ref.actor.loss_agg_mode={'token-mean' if config.loss_type == 'dapo' else 'seq-mean-token-mean'}",  # noqa: E501
+        f"actor_rollout_ref.actor.loss_agg_mode={VERL_LOSS_AGG.get(config.loss_type, 'seq-mean-token-mean')}",
         "actor_rollout_ref.rollout.name=vllm",
         f"actor_rollout_ref.rollout.n={config.group_size}",
         f"actor_rollout_ref.rollout.temperature={config.temperature}",
         f"actor_rollout_ref.rollout.top_p={config.top_p}",
         "algorithm.use_kl_in_reward=False",
-        f"custom_reward_function.path={VERL_REWARD}",
-        "custom_reward_function.name=compute_score",
+        # verl 0.9.1's main_ppo reads only reward.custom_reward_function (a top-level one is silently ignored).
+        f"reward.custom_reward_function.path={VERL_REWARD}",
+        "reward.custom_reward_function.name=compute_score",
+        f"+reward.custom_reward_function.reward_kwargs.hard_mode={config.hard_mode}",
         f"trainer.total_training_steps={config.steps}",
         f"trainer.save_freq={config.save_every}",
+        # Validation every save when there is a held-out split; none (not a copy of a training row) otherwise.
+        f"trainer.test_freq={config.save_every if has_val else -1}",
+        f"trainer.val_before_train={has_val}",
+        # The v1 trainer imports transfer_queue, which only the verl[verl-core] extra installs.
+        "trainer.use_v1=False",
         f"trainer.n_gpus_per_node={config.num_processes}",
         "trainer.nnodes=1",
-        "trainer.logger=['console']",
+        f"trainer.logger=[{','.join(['console'] + ([config.report_to] if config.report_to != 'none' else []))}]",
         "trainer.project_name=iflab",
         f"data.seed={config.seed}",
     ]
@@ -130,31 +150,38 @@ def verl_overrides(config: GRPOJobConfig, model_path: str, out: Path, rm_path: s
         ]
         lines.append("actor_rollout_ref.model.target_modules=all-linear")
     if rm_path:
-        lines.append(f"+custom_reward_function.reward_kwargs.rm_path={rm_path}")
+        lines.append(f"+reward.custom_reward_function.reward_kwargs.rm_path={rm_path}")
     return lines
 
 
 def export_verl(rows: list[dict[str, Any]], config: GRPOJobConfig, out: Path, val_fraction: float) -> dict[str, Any]:
-    """OUT/train.parquet, OUT/val.parquet, OUT/verl_grpo.yaml (overrides) and OUT/run_verl.sh."""
+    """OUT/train.parquet, OUT/val.parquet (held-out task groups; none with val_fraction 0), OUT/verl_grpo.yaml
+    (overrides) and OUT/run_verl.sh."""
     import yaml
 
+    if not 0 <= val_fraction < 1:
+        raise LabError(f"must be in [0, 1), got {val_fraction}", field="val_fraction")
     rm_path = _rm_path(config.reward_model)
     rows = [r for r in rows if rewardable(r, soft_scored=rm_path is not None)]
     train, val = split_rows(rows, val_fraction, config.seed)
     out.mkdir(parents=True, exist_ok=True)
+    if not train:
+        raise LabError("no training rows are left after the validation split; lower --val-fraction", "val_fraction")
+    (out / "val.parquet").unlink(missing_ok=True)  # a re-export without a split must not leave an old one
     _write_parquet(out / "train.parquet", [verl_row(r, i, "train") for i, r in enumerate(train)])
-    _write_parquet(out / "val.parquet", [verl_row(r, i, "val") for i, r in enumerate(val or train[:1])])
-    overrides = verl_overrides(config, _model_path(config.model), out.resolve(), rm_path)
+    if val:
+        _write_parquet(out / "val.parquet", [verl_row(r, i, "val") for i, r in enumerate(val)])
+    overrides = verl_overrides(config, _model_path(config.model), out.resolve(), rm_path, has_val=bool(val))
     (out / "verl_grpo.yaml").write_text(
-        "# Hydra overrides for verl's GRPO trainer, mirroring an IF-Lab grpo job. Newer verl releases nest the\n"
-        "# reward function under `reward.custom_reward_function.*`: rename those two keys there.\n"
+        f"# Hydra overrides for verl {VERL_VERSION}'s GRPO trainer (main_ppo), mirroring an IF-Lab grpo job.\n"
         + yaml.safe_dump({"overrides": overrides}, sort_keys=False, width=200),
         encoding="utf-8",
     )
     script = "\n".join(
         [
             "#!/usr/bin/env bash",
-            "# verl GRPO with IF-Lab's data and reward (lab/verl_reward.py imports `lab`, hence PYTHONPATH).",
+            f"# verl {VERL_VERSION} GRPO with IF-Lab's data and reward. lab/verl_reward.py imports `lab` (hence",
+            "# PYTHONPATH) and needs, beside verl: pip install -r requirements-verl.txt (from the IF-Lab checkout).",
             "set -euo pipefail",
             f'export PYTHONPATH="{REPO_ROOT}:${{PYTHONPATH:-}}"',
             "python3 -m verl.trainer.main_ppo \\",
@@ -166,7 +193,8 @@ def export_verl(rows: list[dict[str, Any]], config: GRPOJobConfig, out: Path, va
     (out / "run_verl.sh").write_text(script, encoding="utf-8")
     (out / "run_verl.sh").chmod(0o755)
     return {
-        "train_rows": len(train), "val_rows": len(val), "compute_score": f"{VERL_REWARD}:compute_score",
+        "train_rows": len(train), "val_rows": len(val), "val_files": "val.parquet" if val else "none",
+        "compute_score": f"{VERL_REWARD}:compute_score",
         "config": str(out / "verl_grpo.yaml"), "script": str(out / "run_verl.sh"),
     }  # fmt: skip
 
@@ -223,7 +251,7 @@ def trl_yaml(config: GRPOJobConfig, model_path: str, data_dir: Path) -> dict[str
         "use_vllm": config.use_vllm != "off",
         "vllm_mode": "colocate",
         "bf16": True,
-        "report_to": "none",
+        "report_to": config.report_to,
     }
     if config.lora:
         values.update(
@@ -304,7 +332,9 @@ def main_export(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--run", type=int, help="mirror the config of this stored grpo run")
     source.add_argument("--preset", help="mirror this preset's grpo section")
     source.add_argument("--grpo", help="mirror a grpo config YAML (flat, or with a grpo: section)")
-    parser.add_argument("--val-fraction", type=float, default=0.05, help="verl: groups held out for validation")
+    parser.add_argument(
+        "--val-fraction", type=float, default=0.05, help="verl: share of groups held out (at least one; 0 = none)"
+    )
     args = parser.parse_args(argv)
     try:
         config = _grpo_config(args)

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from training.registry import JobContext, JobKind, register_kind
+from lab.model_access import check_remote_code
+from training.registry import SEED_MAX, JobContext, JobKind, register_kind
 
 PROMPT_SOURCES = (
-    "'suite:heldout-if' or 'suite:math-probe' (built-in eval suites), 'seed:heldout' or 'seed:train' (shipped "
-    "seed tasks, no constraints), 'dataset:<id>' (a stored dataset), or a path to a .jsonl file of dataset rows "
-    "({prompt, instruction_id_list, kwargs, constraints, level, source})"
+    "'suite:heldout-if', 'suite:heldout-ood' or 'suite:math-probe' (built-in eval suites), 'seed:heldout' or "
+    "'seed:train' (shipped seed tasks, no constraints), 'dataset:<id>' (a stored dataset), or a path to a .jsonl "
+    "file of dataset rows ({prompt, instruction_id_list, kwargs, constraints, level, source})"
 )
 
 
@@ -37,13 +38,21 @@ class GenerateConfig:
     trust_remote_code: bool = field(default=False, metadata={"help": "Run a checkpoint's own Python code."})
     # --- what to answer
     prompts: str = field(default="suite:heldout-if", metadata={"help": f"Prompt set: {PROMPT_SOURCES}."})
-    limit: int | None = field(default=None, metadata={"help": "Use only the first N prompts (empty = all)."})
+    limit: int | None = field(
+        default=None, metadata={"help": "Use only the first N prompts (empty = all).", "min": 1, "max": 1_000_000}
+    )
     # --- generation
-    batch_size: int = field(default=8, metadata={"help": "Prompts generated together; progress is per batch."})
-    max_new_tokens: int = field(default=256, metadata={"help": "Longest response, in tokens."})
-    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature; 0 = greedy."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass, in (0, 1]."})
-    seed: int = field(default=0, metadata={"help": "Random seed; batch b samples with seed + b."})
+    batch_size: int = field(
+        default=8, metadata={"help": "Prompts generated together; progress is per batch.", "min": 1, "max": 4096}
+    )
+    max_new_tokens: int = field(default=256, metadata={"help": "Longest response, in tokens.", "min": 1, "max": 32768})
+    temperature: float = field(
+        default=0.0, metadata={"help": "Sampling temperature; 0 = greedy.", "min": 0.0, "max": 10.0}
+    )
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass, in (0, 1].", "min": 0.0, "max": 1.0})
+    seed: int = field(
+        default=0, metadata={"help": "Random seed; batch b samples with seed + b.", "min": 0, "max": SEED_MAX}
+    )
     # --- scoring
     reward_model: int | None = field(
         default=None,
@@ -51,6 +60,7 @@ class GenerateConfig:
     )
 
     def validate(self) -> None:
+        check_remote_code(self.trust_remote_code)  # needs the operator's LAB_ALLOW_REMOTE_CODE=1
         if self.batch_size < 1:
             raise LabError(f"must be >= 1, got {self.batch_size}", field="batch_size")
         if self.max_new_tokens < 1:
@@ -193,6 +203,7 @@ def run(config: GenerateConfig, ctx: JobContext) -> dict[str, Any]:
         raise LabError("the prompt set changed since the first attempt; submit a new job instead", field="prompts")
     batches = [rows[i : i + config.batch_size] for i in range(0, len(rows), config.batch_size)]
     start = int(state.get("next_batch", 0))
+    ctx.resume_from(start)  # a batch in flight when an earlier attempt died is generated again: drop its rows
     reward_sum, reward_n = float(state.get("reward_sum", 0.0)), int(state.get("reward_n", 0))
     ctx.progress(start, len(batches), "loading the model")
     loaded = load_model(config.model_spec(), trust_remote_code=config.trust_remote_code)

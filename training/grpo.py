@@ -74,8 +74,10 @@ def load_policy(spec: str, work_dir: Path, trust_remote_code: bool) -> tuple[Any
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from lab.model_access import check_remote_code
     from lab.models import ensure_bundled_checkpoint, resolve_model_spec
 
+    check_remote_code(trust_remote_code)  # again here: a job queued before the operator withdrew the opt-in
     source = resolve_model_spec(spec)
     if source.kind == "bundled" or (source.base is not None and source.base.kind == "bundled"):
         ensure_bundled_checkpoint()
@@ -99,7 +101,7 @@ def load_policy(spec: str, work_dir: Path, trust_remote_code: bool) -> tuple[Any
     return model, tokenizer, base_spec(spec)
 
 
-def trl_args(config: GRPOJobConfig, output_dir: Path) -> Any:
+def trl_args(config: GRPOJobConfig, output_dir: Path, run_name: str | None = None) -> Any:
     """The GRPOConfig of a job: one optimizer step = prompts_per_step prompts x group_size completions,
     generated together (TRL's steps_per_generation = gradient_accumulation_steps)."""
     import torch
@@ -137,7 +139,11 @@ def trl_args(config: GRPOJobConfig, output_dir: Path) -> Any:
         activation_checkpointing=config.gradient_checkpointing,
         use_vllm=use_vllm,
         vllm_mode="colocate",
-        report_to=[],
+        # A tracker mirrors TRL's logs (rank 0 only); storage stays the record. trackio stays local: no Space.
+        report_to=[] if config.report_to == "none" else [config.report_to],
+        project="iflab",
+        run_name=run_name,
+        trackio_static_space_id=False,
         disable_tqdm=True,
         log_completions=False,
         dataloader_num_workers=0,
@@ -154,6 +160,13 @@ def reward_function(config: GRPOJobConfig) -> tuple[Any, Any]:
 
         scorer = load_rm_scorer(refs.resolve_checkpoint(config.reward_model, "reward_model"))
     return make_trl_reward(soft_scorer=scorer, hard_mode=config.hard_mode), scorer
+
+
+def rollout_func(config: GRPOJobConfig, use_vllm: bool) -> Any:
+    """CTranslate2 rollouts (training/grpo_rollout.py) where they apply, else None: TRL generates itself."""
+    from training.grpo_rollout import EngineRollout, wants_engine_rollouts
+
+    return EngineRollout() if wants_engine_rollouts(config.generation_engine, use_vllm, config.num_processes) else None
 
 
 def resume_checkpoint(ctx: JobContext, output_dir: Path) -> Path | None:
@@ -199,14 +212,17 @@ def build_trainer(config: GRPOJobConfig, ctx: JobContext, output_dir: Path) -> t
         info,
         config.sample_every,
         config.samples_per_log,
+        config.group_size,
     )
+    args = trl_args(config, output_dir, run_name=f"iflab-run-{ctx.run_id}")
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[recorder],
-        args=trl_args(config, output_dir),
+        args=args,
         train_dataset=train_dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
+        rollout_func=rollout_func(config, args.use_vllm),
         callbacks=[callback],
     )
     return trainer, callback
@@ -230,10 +246,22 @@ def train(config: GRPOJobConfig, ctx: JobContext) -> dict[str, Any]:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     ctx.progress(0, config.steps, "loading the policy, reward and data")
     trainer, callback = build_trainer(config, ctx, output_dir)
+    save_checkpoint = trainer._save_checkpoint
+
+    def save_named(*args: Any, **kwargs: Any) -> Any:  # a full disk then reads "while saving checkpoint-N"
+        with ctx.doing(f"saving checkpoint-{trainer.state.global_step}"):
+            return save_checkpoint(*args, **kwargs)
+
+    trainer._save_checkpoint = save_named
     resume = resume_checkpoint(ctx, output_dir)
+    # Steps after the checkpoint are trained again: their rows from the killed attempt must not stay beside.
+    ctx.resume_from(int(resume.name.split("-")[-1]) if resume is not None else 0)
     if resume is not None:
         ctx.progress(int(resume.name.split("-")[-1]), config.steps, f"resuming from {resume.name}")
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    from training.grpo_callbacks import stop_mid_step
+
+    with stop_mid_step(trainer, ctx.should_stop, callback):
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     step = trainer.state.global_step
     if trainer.state.is_world_process_zero and (not callback.registered or callback.registered[-1][0] != step):
         # Resumed at the last step (nothing to train) or stopped between saves: make sure a checkpoint exists.

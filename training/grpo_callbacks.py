@@ -1,11 +1,13 @@
 """TRL/Trainer hooks of the grpo job: every logged scalar -> ctx.log_metrics, sampled completions with their
-breakdowns -> ctx.log_samples, checkpoints -> ctx.register_checkpoint, cancel -> save and stop."""
+breakdowns -> ctx.log_samples, checkpoints -> ctx.register_checkpoint, cancel or SIGTERM -> stop mid-step, save."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +77,7 @@ class StorageCallback(TrainerCallback):
         checkpoint_info: Mapping[str, Any],
         sample_every: int,
         samples_per_log: int,
+        group_size: int = 1,
     ) -> None:
         self.ctx = ctx
         self.recorder = recorder
@@ -82,6 +85,7 @@ class StorageCallback(TrainerCallback):
         self.checkpoint_info = dict(checkpoint_info)
         self.sample_every = sample_every
         self.samples_per_log = samples_per_log
+        self.group_size = group_size
         self.stopped_by_request = False
         self.last_logs: dict[str, float] = {}
         self.registered: list[tuple[int, int]] = []  # (step, checkpoint id)
@@ -95,6 +99,14 @@ class StorageCallback(TrainerCallback):
             # Cancel or shutdown: the Trainer saves this step's checkpoint, then leaves train().
             self.stopped_by_request = True
             control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_substep_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        # Between micro-batches: leave now; the step's partial gradients are dropped and grpo.train saves the
+        # last finished step. One process only: a rank leaving alone would hang the others.
+        if args.world_size == 1 and self.ctx.should_stop():
+            self.stopped_by_request = True
             control.should_training_stop = True
         return control
 
@@ -121,35 +133,99 @@ class StorageCallback(TrainerCallback):
         return control
 
     def _log_samples(self, step: int) -> None:
+        """Store whole groups (every completion of a prompt) with rewards and GRPO advantages: the rollout
+        inspector shows a group side by side, and a zero-variance group (all advantages 0) teaches nothing."""
         from lab.trl_reward import completion_text
 
         last = self.recorder.last
-        if not last:
+        if not last or self.samples_per_log <= 0:
             return
         prompts, completions, columns = last["prompts"], last["completions"], last["columns"]
         n = len(completions)
-        # One completion per distinct prompt first, so the samples show different prompts.
-        seen: set[str] = set()
-        picked: list[int] = []
-        for i in range(n):
-            key = prompt_text(prompts[i])
-            if key not in seen:
-                seen.add(key)
-                picked.append(i)
-        picked = (picked + [i for i in range(n) if i not in picked])[: self.samples_per_log]
+        groups = rollout_groups([prompt_text(p) for p in prompts], self.group_size)
+        wanted = max(1, -(-self.samples_per_log // max(1, self.group_size)))  # whole groups, rounded up
         samples = []
-        for i in picked:
-            row = {k: v[i] for k, v in columns.items() if isinstance(v, list | tuple) and len(v) == n}
-            response = completion_text(completions[i])
-            result = self.breakdown_fn(row, response)
-            samples.append(
-                {
-                    "prompt": prompt_text(prompts[i]),
-                    "response": response,
-                    "breakdown": result.to_dict(),
-                    "reward": result.reward,
-                    "meta": {k: row.get(k) for k in ("level", "source", "group_id") if k in row},
-                }
-            )
+        for g, members in enumerate(groups[:wanted]):
+            rewards = [_number(last["rewards"][i]) for i in members]
+            advantages, mean, std = group_advantages(rewards)
+            for j, i in enumerate(members):
+                row = {k: v[i] for k, v in columns.items() if isinstance(v, list | tuple) and len(v) == n}
+                response = completion_text(completions[i])
+                result = self.breakdown_fn(row, response)
+                meta = {k: row.get(k) for k in ("level", "source", "group_id") if k in row}
+                meta |= {"group": g, "member": j, "advantage": advantages[j], "group_mean": mean, "group_std": std}
+                samples.append(
+                    {
+                        "prompt": prompt_text(prompts[i]),
+                        "response": response,
+                        "breakdown": result.to_dict(),
+                        "reward": result.reward,
+                        "meta": meta,
+                    }
+                )
         if samples:
             self.ctx.log_samples(step, samples)
+
+
+def _number(value: Any) -> float:
+    """A reward as TRL sums it: None (the function did not apply) counts as 0 (TRL's nansum)."""
+    return 0.0 if value is None or not math.isfinite(float(value)) else float(value)
+
+
+def rollout_groups(prompts: Sequence[str], group_size: int) -> list[list[int]]:
+    """Indices of each prompt's group of completions, in order. TRL repeats a prompt group_size times in a row;
+    grouping by text (then cutting into group_size chunks) also holds if a prompt appears twice in a step."""
+    by_text: dict[str, list[int]] = {}
+    for i, text in enumerate(prompts):
+        by_text.setdefault(text, []).append(i)
+    size = max(1, group_size)
+    return [idx[k : k + size] for idx in by_text.values() for k in range(0, len(idx), size)]
+
+
+def group_advantages(rewards: Sequence[float]) -> tuple[list[float], float, float]:
+    """TRL's scale_rewards="group": (r - group mean) / (group std + 1e-4), std unbiased as torch's; mean, std."""
+    n = len(rewards)
+    mean = sum(rewards) / n if n else 0.0
+    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (n - 1)) if n > 1 else 0.0
+    return [(r - mean) / (std + 1e-4) for r in rewards], mean, std
+
+
+class StopRequested(BaseException):
+    """Raised inside a forward pass once the job is asked to stop: the step ends at once, not minutes later.
+    A BaseException, like KeyboardInterrupt, so `except Exception` fallbacks on the way do not swallow it."""
+
+
+_active_stop: list[Callable[[], bool]] = []  # the should_stop of the GRPO training running in this process
+
+
+def stop_requested() -> bool:
+    """For generation that does not run the policy's forward (an engine's per-token callback): True once the
+    training in this process was asked to stop. Such generation may end early: the step is dropped anyway."""
+    return bool(_active_stop) and _active_stop[-1]()
+
+
+@contextmanager
+def stop_mid_step(trainer: Any, should_stop: Callable[[], bool], callback: StorageCallback) -> Iterator[None]:
+    """Around trainer.train(): a stop request (cancel, SIGTERM) ends the current step at the next forward pass
+    (one generated token, one micro-batch). Nothing of that step reached the weights or the optimizer (they
+    change only in optimizer.step), so the checkpoint grpo.train then saves is the last finished step's.
+    Single process only, as on_substep_end."""
+    handle = None
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+
+        def check(_module: Any, _args: Any) -> None:
+            if should_stop():
+                raise StopRequested("stop requested")
+
+        handle = trainer.model.get_input_embeddings().register_forward_pre_hook(check)
+        _active_stop.append(should_stop)
+    try:
+        yield
+    except StopRequested:
+        callback.stopped_by_request = True
+        step = trainer.state.global_step
+        print(f"[grpo] stopped in the middle of step {step + 1}; keeping step {step}", flush=True)
+    finally:
+        if handle is not None:
+            handle.remove()
+            _active_stop.remove(should_stop)

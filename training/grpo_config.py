@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lab.errors import LabError
+from lab.model_access import check_remote_code
 from training import refs
+from training.registry import SEED_MAX
 
 LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
 
@@ -31,53 +33,114 @@ class GRPOJobConfig:
         default="strict", metadata={"help": "IFEval verdict that scores hard constraints during training."}
     )
     # Schedule
-    steps: int = field(default=50, metadata={"help": "Optimizer steps (each: prompts_per_step x group_size rollouts)."})
-    prompts_per_step: int = field(default=4, metadata={"help": "Distinct prompts per step."})
-    group_size: int = field(default=4, metadata={"help": "Completions per prompt (GRPO's group; the paper: 5)."})
+    steps: int = field(
+        default=50,
+        metadata={
+            "help": "Optimizer steps (each: prompts_per_step x group_size rollouts).",
+            "min": 1,
+            "max": 1_000_000,
+        },
+    )
+    prompts_per_step: int = field(default=4, metadata={"help": "Distinct prompts per step.", "min": 1, "max": 4096})
+    group_size: int = field(
+        default=4, metadata={"help": "Completions per prompt (GRPO's group; the paper: 5).", "min": 2, "max": 1024}
+    )
     micro_batch_size: int = field(
         default=0,
         metadata={
             "help": "Completions per forward/backward pass (gradient accumulation over the step); 0 = all at once. "
-            "On CPU 4 is much faster than 16+: large-vocabulary logits make big passes memory-bound."
+            "On CPU 4 is much faster than 16+: large-vocabulary logits make big passes memory-bound.",
+            "min": 0,
+            "max": 4096,
         },
     )
-    learning_rate: float = field(default=1e-5, metadata={"help": "Constant learning rate (paper: 1e-6 full FT)."})
-    beta: float = field(default=0.0, metadata={"help": "KL coefficient; 0 = no reference model (the paper's setting)."})
-    epsilon: float = field(default=0.2, metadata={"help": "PPO clip range."})
+    learning_rate: float = field(
+        default=1e-5,
+        metadata={"help": "Constant learning rate (paper: 1e-6 full FT), in (0, 1].", "min": 0.0, "max": 1.0},
+    )
+    beta: float = field(
+        default=0.0,
+        metadata={"help": "KL coefficient; 0 = no reference model (the paper's setting).", "min": 0.0, "max": 100.0},
+    )
+    epsilon: float = field(default=0.2, metadata={"help": "PPO clip range.", "min": 0.0, "max": 1.0})
     loss_type: str = field(default="dapo", metadata={"help": f"TRL loss: one of {', '.join(LOSS_TYPES)}."})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01)."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping (paper: 1.0)."})
-    seed: int = field(default=0, metadata={"help": "Random seed (data order, sampling, LoRA init)."})
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01).", "min": 0.0, "max": 1.0}
+    )
+    max_grad_norm: float = field(
+        default=1.0, metadata={"help": "Gradient clipping (paper: 1.0).", "min": 0.0, "max": 1e6}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "Random seed (data order, sampling, LoRA init).", "min": 0, "max": SEED_MAX}
+    )
     # Generation
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of the rollouts (paper: 1.0)."})
-    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass of the rollouts, in (0, 1]."})
-    max_completion_length: int = field(default=256, metadata={"help": "Longest rollout, in tokens."})
+    temperature: float = field(
+        default=1.0, metadata={"help": "Sampling temperature of the rollouts (paper: 1.0).", "min": 0.0, "max": 10.0}
+    )
+    top_p: float = field(
+        default=1.0, metadata={"help": "Nucleus sampling mass of the rollouts, in (0, 1].", "min": 0.0, "max": 1.0}
+    )
+    max_completion_length: int = field(
+        default=256, metadata={"help": "Longest rollout, in tokens.", "min": 1, "max": 32768}
+    )
     use_vllm: Literal["auto", "on", "off"] = field(
         default="auto", metadata={"help": "vLLM generation: auto = on when CUDA and vllm are present."}
+    )
+    generation_engine: Literal["auto", "ctranslate2", "transformers"] = field(
+        default="auto",
+        metadata={
+            "help": "Rollout engine when vLLM is off: auto = CTranslate2 on CPU when installed (the policy's weights, "
+            "LoRA merged, are synced into it every step), else TRL's transformers generate; "
+            "LAB_GENERATION_ENGINE=transformers forces the latter."
+        },
     )
     # Parameter-efficient training
     lora: bool = field(
         default=True, metadata={"help": "Train LoRA adapters (checkpoints are adapters) or all weights."}
     )
-    lora_rank: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / rank)."})
+    lora_rank: int = field(default=16, metadata={"help": "LoRA rank.", "min": 1, "max": 1024})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale = alpha / rank).", "min": 1, "max": 8192})
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "Trade compute for memory (slower; for long completions on GPU)."}
     )
     # Checkpoints, logging, scale-out
     save_every: int = field(
-        default=25, metadata={"help": "Save and register a checkpoint every N steps (and at the end)."}
+        default=25,
+        metadata={"help": "Save and register a checkpoint every N steps (and at the end).", "min": 1, "max": 1_000_000},
     )
     sample_every: int = field(
-        default=5, metadata={"help": "Store completions with breakdowns every K steps (0 = never)."}
+        default=5,
+        metadata={"help": "Store completions with breakdowns every K steps (0 = never).", "min": 0, "max": 1_000_000},
     )
-    samples_per_log: int = field(default=4, metadata={"help": "Completions stored each time."})
+    samples_per_log: int = field(
+        default=16,
+        metadata={
+            "help": "Completions stored each time, in whole groups (rounded up to a multiple of group_size), with "
+            "rewards and group advantages for the rollout inspector.",
+            "min": 0,
+            "max": 1024,
+        },
+    )
+    report_to: Literal["none", "trackio", "wandb", "tensorboard"] = field(
+        default="none",
+        metadata={
+            "help": "Also send TRL's logs to a tracker (IF-Lab's storage stays the record): trackio (local SQLite "
+            "under $TRACKIO_DIR), wandb (needs wandb and a login, or WANDB_MODE=offline), tensorboard (event "
+            "files under the run's grpo/runs/)."
+        },
+    )
     num_processes: int = field(
-        default=1, metadata={"help": "Processes (GPUs) for `accelerate launch`; 1 = in the job's own process."}
+        default=1,
+        metadata={
+            "help": "Processes (GPUs) for `accelerate launch`; 1 = in the job's own process.",
+            "min": 1,
+            "max": 1024,
+        },
     )
     trust_remote_code: bool = field(default=False, metadata={"help": "Run a checkpoint's own Python code."})
 
     def validate(self) -> None:
+        check_remote_code(self.trust_remote_code)  # needs the operator's LAB_ALLOW_REMOTE_CODE=1
         for name in ("steps", "prompts_per_step", "max_completion_length", "save_every", "lora_rank", "lora_alpha"):
             if getattr(self, name) < 1:
                 raise LabError(f"must be >= 1, got {getattr(self, name)}", field=name)
@@ -119,6 +182,7 @@ class GRPOJobConfig:
             raise LabError(
                 "vLLM needs a CUDA GPU and the vllm package (requirements-gpu.txt); use auto or off", "use_vllm"
             )
+        check_tracker(self.report_to)
         if refs.run_ref(self.model) is not None:
             refs.check_run_ref(self.model, "grpo", "model")
         else:
@@ -134,6 +198,18 @@ class GRPOJobConfig:
                 from lab.rm_scorer import read_rm_info
 
                 read_rm_info(refs.resolve_checkpoint(self.reward_model, "reward_model"))
+
+
+TRACKER_PACKAGES = {"trackio": ("trackio",), "wandb": ("wandb",), "tensorboard": ("tensorboard", "tensorboardX")}
+
+
+def check_tracker(report_to: str) -> None:
+    """Refuse a tracker whose package is missing now, rather than after the policy has loaded."""
+    import importlib.util
+
+    packages = TRACKER_PACKAGES.get(report_to, ())
+    if packages and not any(importlib.util.find_spec(name) for name in packages):
+        raise LabError(f"{report_to} is not installed here: pip install {packages[0]}, or use none", "report_to")
 
 
 def vllm_available() -> bool:

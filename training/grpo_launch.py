@@ -1,8 +1,9 @@
-"""Multi-GPU grpo: the job process re-launches the training under `accelerate launch --num_processes N`.
+"""Multi-process grpo: the job process re-launches the training under `accelerate launch --num_processes N`
+(one rank per GPU; without CUDA, CPU ranks in a gloo group).
 
 Each rank trains with a RelayContext; rank 0 appends its metrics, samples, progress and checkpoints to
 run-N/dist/events.jsonl, which the job process forwards to storage. Cancel reaches the ranks as a STOP file.
-Equivalent by hand: `accelerate launch --num_processes N -m training.grpo_launch RUN_DIR/dist`.
+Equivalent by hand: `accelerate launch --multi_gpu --num_processes N -m training.grpo_launch RUN_DIR/dist`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lab.errors import LabError
 from training.registry import JobContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +64,12 @@ class RelayContext:
     def last_metric_step(self) -> int | None:
         return None
 
+    def resume_from(self, step: int) -> None:
+        self._emit("resume_from", step=int(step))
+
+    def doing(self, what: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
     def resume_state(self) -> Mapping[str, Any]:
         return {}
 
@@ -68,7 +77,19 @@ class RelayContext:
         pass
 
     def should_stop(self) -> bool:
-        return (self.relay / STOP).exists()
+        """STOP seen by any rank stops every rank at the same step: a rank leaving alone would leave the others
+        waiting in a collective. Collective itself, so every rank calls it at the same points (on_step_end)."""
+        stop = (self.relay / STOP).exists()
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            import torch
+
+            device = "cpu" if "gloo" in str(dist.get_backend()) else f"cuda:{torch.cuda.current_device()}"
+            flag = torch.tensor([int(stop)], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            stop = bool(flag.item())
+        return stop
 
 
 def forward_events(path: Path, offset: int, ctx: JobContext, checkpoint_ids: list[int] | None = None) -> int:
@@ -89,6 +110,8 @@ def forward_events(path: Path, offset: int, ctx: JobContext, checkpoint_ids: lis
             ctx.log_metrics(event["step"], event["values"])
         elif kind == "samples":
             ctx.log_samples(event["step"], event["samples"])
+        elif kind == "resume_from":
+            ctx.resume_from(event["step"])
         elif kind == "checkpoint":
             checkpoint_id = ctx.register_checkpoint(event["step"], Path(event["path"]), event["meta"])
             if checkpoint_ids is not None:
@@ -97,17 +120,29 @@ def forward_events(path: Path, offset: int, ctx: JobContext, checkpoint_ids: lis
 
 
 def launch_command(num_processes: int, relay: Path) -> list[str]:
+    """One rank per GPU; without CUDA, ranks on CPU in a gloo group (each with its share of the cores)."""
     import torch
 
+    cuda = torch.cuda.is_available()
+    if cuda and num_processes > torch.cuda.device_count():
+        raise LabError(
+            f"{num_processes} processes but {torch.cuda.device_count()} GPU(s) here: one process per GPU",
+            "num_processes",
+        )
     command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes)]
-    command += ["--num_machines", "1", "--mixed_precision", "bf16" if torch.cuda.is_available() else "no"]
+    command += ["--num_machines", "1", "--mixed_precision", "bf16" if cuda else "no"]
+    if num_processes > 1:
+        # accelerate's torchrun launcher (its only multi-process one on one machine); port 0 = any free port.
+        command += ["--multi_gpu", "--main_process_port", "0"]
+        if not cuda:
+            command += ["--num_cpu_threads_per_process", str(max(1, (os.cpu_count() or 1) // num_processes))]
     return command + ["-m", "training.grpo_launch", str(relay)]
 
 
 def run_distributed(config: Any, ctx: JobContext, poll_s: float = 1.0) -> dict[str, Any]:
     relay = Path(ctx.work_dir) / "dist"
     relay.mkdir(parents=True, exist_ok=True)
-    for name in (EVENTS, STOP, RESULT):
+    for name in (EVENTS, STOP, RESULT, *(p.name for p in relay.glob("rank*.json"))):
         (relay / name).unlink(missing_ok=True)
     last = ctx.last_checkpoint()
     job = {
@@ -143,9 +178,25 @@ def main(argv: list[str] | None = None) -> int:
     ctx = RelayContext(relay)
     config = GRPOJobConfig(**json.loads((relay / JOB).read_text(encoding="utf-8"))["config"])
     result = train(config, ctx)
-    if int(os.environ.get("RANK", "0")) == 0:
+    rank = int(os.environ.get("RANK", "0"))
+    if rank == 0:
         (relay / RESULT).write_text(json.dumps(result, default=str), encoding="utf-8")
+    (relay / f"rank{rank}.json").write_text(json.dumps(rank_report(result)), encoding="utf-8")
     return 0
+
+
+def rank_report(result: dict[str, Any]) -> dict[str, Any]:
+    """What this rank did, for the job log and the multi-process test: its group, its steps."""
+    import torch.distributed as dist
+
+    group = dist.is_available() and dist.is_initialized()
+    return {
+        "rank": int(os.environ.get("RANK", "0")),
+        "world_size": dist.get_world_size() if group else 1,
+        "backend": str(dist.get_backend()) if group else None,
+        "steps": result.get("steps"),
+        "stopped": result.get("stopped"),
+    }
 
 
 if __name__ == "__main__":

@@ -19,6 +19,26 @@ from storage.jobs import JobRecord
 from training.registry import JobKind, config_to_dict, get_kind, parse_config
 
 PLUGIN_ENV = "LAB_JOB_MODULES"
+DEFAULT_MAX_QUEUED = 6  # two full dataset → RM → GRPO pipelines waiting behind the running job
+
+
+def max_queued() -> int:
+    """LAB_MAX_QUEUED: how many jobs may wait in this instance's queue at once (default 6)."""
+    raw = os.environ.get("LAB_MAX_QUEUED", "").strip()
+    if not raw:
+        return DEFAULT_MAX_QUEUED
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LabError(f"must be a whole number >= 1, got {raw!r}", field="LAB_MAX_QUEUED") from None
+    if value < 1:
+        raise LabError(f"must be a whole number >= 1, got {value}", field="LAB_MAX_QUEUED")
+    return value
+
+
+def queue_cap(force: bool = False) -> int | None:
+    """The cap storage enforces while inserting (None with force: the operator's CLI `--force`)."""
+    return None if force else max_queued()
 
 
 def load_plugin_kinds() -> None:
@@ -38,20 +58,26 @@ def check_config(kind: str, values: Mapping[str, Any] | None) -> tuple[JobKind, 
     return job_kind, config_to_dict(config)
 
 
-def submit_job(kind: str, values: Mapping[str, Any] | None = None, name: str | None = None) -> JobRecord:
-    """Queue a new run's first job for the worker."""
+def submit_job(
+    kind: str, values: Mapping[str, Any] | None = None, name: str | None = None, force: bool = False
+) -> JobRecord:
+    """Queue a new run's first job for the worker; refused (field `queue`) when the queue is at LAB_MAX_QUEUED,
+    counted and inserted in one transaction, unless force."""
     init_db()
     job_kind, config = check_config(kind, values)
-    return job_store.create_job(job_kind.name, config, name=_clean_name(name))
+    return job_store.create_job(job_kind.name, config, name=_clean_name(name), max_queued=queue_cap(force))
 
 
-def resume_job(job_id: int) -> JobRecord:
-    """Queue the next attempt of an interrupted, cancelled or failed job; it continues from the run's saved
-    state / last checkpoint. The config is checked again (a checkpoint it names may have been deleted)."""
+def resume_job(job_id: int, force: bool = False, foreground: bool = False) -> JobRecord:
+    """Queue the next attempt of an interrupted, cancelled or failed job (or, foreground, run it here and
+    return it finished); it continues from the run's saved state / last checkpoint. The config is checked
+    again (a checkpoint it names may have been deleted). The queue cap applies as in submit_job."""
     init_db()
     old = job_store.get_job(job_id)
     check_config(old.kind, old.config)
-    return job_store.create_resume_job(job_id)
+    if foreground:
+        return _run_here(job_store.create_resume_job(job_id, claim_pid=os.getpid()))
+    return job_store.create_resume_job(job_id, max_queued=queue_cap(force))
 
 
 def cancel_job(job_id: int) -> JobRecord:
@@ -61,13 +87,17 @@ def cancel_job(job_id: int) -> JobRecord:
 
 def run_in_foreground(kind: str, values: Mapping[str, Any] | None = None, name: str | None = None) -> JobRecord:
     """Create a job claimed by this process and run it here (the CLI's `run`): same checks, same code path
-    as the worker, without the queue."""
-    from training.run_job import execute
-
+    as the worker, without the queue (so without its cap); output also goes to the job's log file."""
     init_db()
     job_kind, config = check_config(kind, values)
-    job = job_store.create_job(job_kind.name, config, name=_clean_name(name), claim_pid=os.getpid())
-    execute(job.id, exit_when_lost=True)
+    return _run_here(job_store.create_job(job_kind.name, config, name=_clean_name(name), claim_pid=os.getpid()))
+
+
+def _run_here(job: JobRecord) -> JobRecord:
+    from training.run_job import execute, log_to
+
+    with log_to(job.log_path):
+        execute(job.id, exit_when_lost=True)
     return job_store.get_job(job.id)
 
 

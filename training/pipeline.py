@@ -1,7 +1,8 @@
 """Presets (training/presets/*.yaml: one section per job kind) and the dataset -> reward_model -> grpo pipeline.
 
-Later stages point at earlier ones as "run:<id>" and wait for them, so all stages can be queued at once.
-`python -m training pipeline cpu-smoke [--stages dataset,grpo] [--set grpo.steps=3] [--foreground]`.
+Later stages point at earlier ones as "run:<id>" and wait for them, so all stages can be queued at once. Every
+stage is checked before anything is stored, then all are queued in one transaction (or none).
+`python -m training pipeline cpu-smoke [--stages dataset,grpo] [--set grpo.steps=3] [--foreground] [--force]`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def list_presets() -> list[str]:
 
 def load_preset(name_or_path: str) -> Preset:
     """A shipped preset by name (see list_presets) or a YAML file with the same sections."""
-    import yaml
+    from training.yaml_files import read_yaml
 
     path = Path(name_or_path).expanduser()
     if not path.is_file():
@@ -44,7 +45,7 @@ def load_preset(name_or_path: str) -> Preset:
         raise LabError(
             f"unknown preset {name_or_path!r}; allowed: {', '.join(list_presets())} or a YAML file", "preset"
         )
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path, "preset") or {}
     if not isinstance(data, dict):
         raise LabError(f"{path.name} must be a mapping with sections {', '.join(STAGES)}", field="preset")
     unknown = sorted(set(data) - {*STAGES, "description"})
@@ -65,13 +66,54 @@ def stage_configs(
     return {s: {**preset.config(s), **dict(overrides.get(s) or {})} for s in STAGES if s in stages}
 
 
-def _link(kind: str, values: dict[str, Any], run_ids: Mapping[str, int]) -> dict[str, Any]:
-    values = dict(values)
-    if kind in ("reward_model", "grpo") and not values.get("dataset") and "dataset" in run_ids:
-        values["dataset"] = f"run:{run_ids['dataset']}"
-    if kind == "grpo" and not values.get("reward_model") and "reward_model" in run_ids:
-        values["reward_model"] = f"run:{run_ids['reward_model']}"
-    return values
+def _placeholder(kind: str) -> str:
+    """How a later stage names an earlier stage's run while nothing is stored yet."""
+    return f"run:<{kind} stage>"
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    kind: str
+    config: dict[str, Any]  # checked, defaults filled in; linked fields hold _placeholder(earlier kind)
+    name: str
+    links: dict[str, str]  # config field -> the earlier stage whose run it names
+
+
+def _links(kind: str, values: Mapping[str, Any], earlier: Sequence[str]) -> dict[str, str]:
+    links = {}
+    if kind in ("reward_model", "grpo") and not values.get("dataset") and "dataset" in earlier:
+        links["dataset"] = "dataset"
+    if kind == "grpo" and not values.get("reward_model") and "reward_model" in earlier:
+        links["reward_model"] = "reward_model"
+    return links
+
+
+def plan_pipeline(
+    preset: Preset | str,
+    stages: Sequence[str] = STAGES,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    name: str | None = None,
+) -> list[PlannedStage]:
+    """Check every chosen stage's config and reference, earlier stages standing in as placeholders; a refusal
+    is a LabError "stage KIND: ..." naming the field. Stores nothing."""
+    from training import refs
+    from training.jobs import check_config
+
+    preset = load_preset(preset) if isinstance(preset, str) else preset
+    plan: list[PlannedStage] = []
+    for kind, values in stage_configs(preset, stages, overrides).items():
+        links = _links(kind, values, [stage.kind for stage in plan])
+        linked = {**values, **{field: _placeholder(stage) for field, stage in links.items()}}
+        try:
+            with refs.planned_runs({_placeholder(stage.kind): stage.kind for stage in plan}):
+                _, config = check_config(kind, linked)
+        except LabError as error:  # "grpo.steps: must be >= 1": the field as --set names it
+            raise LabError(
+                f"{kind}.{error}" if error.field else f"stage {kind}: {error}",
+                field=error.field and f"{kind}.{error.field}",
+            ) from None
+        plan.append(PlannedStage(kind, config, f"{name or preset.name}: {kind}"[:200], links))
+    return plan
 
 
 def submit_pipeline(
@@ -80,34 +122,48 @@ def submit_pipeline(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     foreground: bool = False,
     name: str | None = None,
+    force: bool = False,
 ) -> list[Any]:
     """Queue (or, with foreground=True, run here one after another) the chosen stages; returns their jobs.
 
-    A stage whose config is refused cancels the stages already queued by this call, then raises.
+    All stages are checked first (plan_pipeline), then queued in one transaction that also enforces the queue
+    cap (LAB_MAX_QUEUED, unless force): a refusal leaves no run and no job behind. Foreground stages do not
+    queue; each is created when the one before it has succeeded.
     """
-    from training.jobs import cancel_job, run_in_foreground, submit_job
+    from storage import init_db
+    from storage import jobs as job_store
+    from training.jobs import queue_cap, run_in_foreground
 
-    preset = load_preset(preset) if isinstance(preset, str) else preset
-    configs = stage_configs(preset, stages, overrides)
+    plan = plan_pipeline(preset, stages, overrides, name)
+    if not foreground:
+        init_db()
+        index = {stage.kind: i for i, stage in enumerate(plan)}
+        new = [
+            job_store.NewJob(s.kind, s.config, s.name, {field: index[k] for field, k in s.links.items()}) for s in plan
+        ]
+        return job_store.create_jobs(new, max_queued=queue_cap(force))
     jobs = []
     run_ids: dict[str, int] = {}
-    for kind, values in configs.items():
-        run_name = f"{name or preset.name}: {kind}"
-        linked = _link(kind, values, run_ids)
-        if foreground:
-            job = run_in_foreground(kind, linked, name=run_name)
-        else:
-            try:
-                job = submit_job(kind, linked, name=run_name)
-            except LabError as error:
-                for queued in jobs:
-                    cancel_job(queued.id)
-                raise LabError(f"stage {kind}: {error}", field=error.field) from None
-        if foreground and job.status != "succeeded":
-            raise LabError(f"stage {kind} ended {job.status}: {job.error_message or ''}", field="stages")
-        run_ids[kind] = job.run_id
+    for stage in plan:
+        config = {**stage.config, **{field: f"run:{run_ids[k]}" for field, k in stage.links.items()}}
+        job = run_in_foreground(stage.kind, config, name=stage.name)
+        if job.status != "succeeded":
+            raise LabError(f"stage {stage.kind} ended {job.status}: {job.error_message or ''}", field="stages")
+        run_ids[stage.kind] = job.run_id
         jobs.append(job)
     return jobs
+
+
+STAGES_HELP = """leaving out a stage:
+  no dataset       reward_model and grpo need --set STAGE.dataset=ID (a stored dataset id, run:<id> of a
+                   dataset run, or a .jsonl file)
+  no reward_model  grpo's reward is hard constraints only (soft-only rows are dropped), unless you point
+                   --set grpo.reward_model=ID at a stored reward model (checkpoint id or run:<id>)
+  no grpo          stops after the reward model (or the dataset): nothing is trained
+examples:
+  python -m training pipeline cpu-smoke --stages dataset,grpo          # hard-only reward
+  python -m training pipeline cpu-smoke --stages grpo --set grpo.dataset=run:7 --set grpo.reward_model=run:8
+"""
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -119,22 +175,35 @@ def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
         kind, dot, fieldname = key.strip().partition(".")
         if not sep or not dot or kind not in STAGES or not fieldname:
             raise LabError(f"--set needs STAGE.FIELD=VALUE with STAGE in {', '.join(STAGES)}, got {item!r}", "set")
-        out.setdefault(kind, {})[fieldname] = yaml.safe_load(raw) if raw.strip() else None
+        try:
+            out.setdefault(kind, {})[fieldname] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:  # not YAML (e.g. "[x"): the text itself, as `training submit --set` does
+            out[kind][fieldname] = raw
     return out
 
 
 def main_pipeline(argv: Sequence[str] | None = None) -> int:
     """CLI: `python -m training pipeline PRESET [--stages ...] [--set stage.field=value ...] [--foreground]`."""
-    parser = argparse.ArgumentParser(prog="python -m training pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m training pipeline",
+        description=__doc__,
+        epilog=STAGES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("preset", help=f"a shipped preset ({', '.join(list_presets())}) or a preset YAML file")
-    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of " + ",".join(STAGES))
+    parser.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="comma-separated subset of " + ",".join(STAGES) + " (what leaving one out means: see below)",
+    )
     parser.add_argument("--set", "-s", action="append", default=[], metavar="STAGE.FIELD=VALUE")
     parser.add_argument("--foreground", action="store_true", help="run the stages here, one after another")
     parser.add_argument("--name", help="run name prefix (default: the preset's name)")
+    parser.add_argument("--force", action="store_true", help="queue even past the cap (LAB_MAX_QUEUED)")
     args = parser.parse_args(argv)
     try:
         stages = [s.strip() for s in args.stages.split(",") if s.strip()]
-        jobs = submit_pipeline(args.preset, stages, _parse_sets(args.set), args.foreground, args.name)
+        jobs = submit_pipeline(args.preset, stages, _parse_sets(args.set), args.foreground, args.name, args.force)
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,19 @@ from lab.errors import LabError
 
 ROW_SUFFIXES = (".jsonl", ".parquet")
 RUN_PREFIX = "run:"
+# While a pipeline is checked before anything is stored: "run:..." placeholders of its own stages -> their kind.
+_planned_runs: ContextVar[Mapping[str, str] | None] = ContextVar("planned_runs", default=None)
+
+
+@contextmanager
+def planned_runs(planned: Mapping[str, str]) -> Iterator[None]:
+    """Accept these placeholder references (ref -> run kind) in check_run_ref: runs a pipeline is about to
+    create together with the config being checked."""
+    token = _planned_runs.set(dict(planned))
+    try:
+        yield
+    finally:
+        _planned_runs.reset(token)
 
 
 def _storage_id(ref: str) -> int | None:
@@ -35,6 +50,11 @@ def check_run_ref(ref: str, kind: str, field: str) -> None:
     from storage import init_db
     from storage.runs import get_run
 
+    planned = (_planned_runs.get() or {}).get((ref or "").strip())
+    if planned is not None:
+        if planned != kind:
+            raise LabError(f"this pipeline's {planned} stage is not a {kind} run", field=field)
+        return
     run_id = run_ref(ref)
     if run_id is None or run_id < 0:
         raise LabError(f"expected 'run:<run id>', got {ref!r}", field=field)

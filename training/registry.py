@@ -1,21 +1,27 @@
 """Job kinds: a kind is a documented config dataclass plus a run(config, ctx) function.
 
 Configs are built from plain dicts (YAML, CLI --set, UI forms) by `parse_config`, which refuses
-unknown fields and wrong types with a LabError naming the field. A config may define
+unknown fields, wrong types, non-finite floats and numbers outside a field's bounds (metadata "min"/"max",
+inclusive; any int within +-MAX_INT) with a LabError naming the field. A config may define
 `validate(self) -> None` for checks that need more than types (files that must exist, steps > 0).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from lab.errors import LabError
+
+MAX_INT = 2**53 - 1  # SQLite stores int64, and JSON / JavaScript numbers are exact up to 2**53
+SEED_MAX = 2**32 - 1  # numpy's and Python's seeding take this range everywhere
 
 
 class JobContext(Protocol):
@@ -42,6 +48,12 @@ class JobContext(Protocol):
 
     def last_metric_step(self) -> int | None:
         """Newest step with stored metrics in this run, so a resume continues the curve without repeats."""
+
+    def resume_from(self, step: int) -> None:
+        """Training goes on after `step` (0 = from the start): drop stored metric/sample rows of later steps."""
+
+    def doing(self, what: str) -> AbstractContextManager[None]:
+        """`with ctx.doing("saving checkpoint-10"):` names the activity in the job's error if it fails there."""
 
     def resume_state(self) -> Mapping[str, Any]:
         """State saved with `save_state` by an earlier attempt of this run (empty for a first attempt)."""
@@ -155,14 +167,22 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if annotation is float:
         if isinstance(value, bool):
             raise LabError(f"{where}: must be a number, got {value!r}", field=where)
+        number = None
         if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
             try:
-                return float(value.strip())
+                number = float(value)
+            except OverflowError:  # an int too large for a float
+                raise LabError(f"{where}: must be a finite number, got {_show(value)}", field=where) from None
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
             except ValueError:
                 pass
-        raise LabError(f"{where}: must be a number, got {value!r}", field=where)
+        if number is None:
+            raise LabError(f"{where}: must be a number, got {value!r}", field=where)
+        if not math.isfinite(number):
+            raise LabError(f"{where}: must be a finite number, got {_show(value)}", field=where)
+        return number
     if annotation is str:
         if isinstance(value, str):
             return value
@@ -170,6 +190,51 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return str(value)
         raise LabError(f"{where}: must be a string, got {value!r}", field=where)
     return value
+
+
+def numeric_type(annotation: Any) -> type | None:
+    """int or float for a field annotated int, float, int | None or float | None; else None."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = inner[0] if len(inner) == 1 else None
+    return annotation if annotation in (int, float) else None
+
+
+def field_bounds(f: dataclasses.Field, annotation: Any) -> tuple[float | None, float | None]:
+    """(min, max), inclusive, of a numeric config field: its metadata's "min"/"max"; ints default to +-MAX_INT."""
+    low, high = f.metadata.get("min"), f.metadata.get("max")
+    if numeric_type(annotation) is int:
+        low = -MAX_INT if low is None else max(low, -MAX_INT)
+        high = MAX_INT if high is None else min(high, MAX_INT)
+    return low, high
+
+
+def _show(number: Any) -> str:
+    """A number for a message: grouped digits, or short scientific notation when huge (never 4,000 digits)."""
+    if isinstance(number, int) and abs(number) < 10**16:
+        return f"{number:,}"
+    try:
+        return f"{float(number):g}"
+    except (OverflowError, TypeError, ValueError):
+        return f"an integer of {number.bit_length()} bits" if isinstance(number, int) else repr(number)[:40]
+
+
+def config_bounds(config_cls: type, name: str) -> tuple[float | None, float | None]:
+    """`field_bounds` of one field of a config dataclass, by name (for UI widgets outside the config form)."""
+    f = next(f for f in dataclasses.fields(config_cls) if f.name == name)
+    return field_bounds(f, typing.get_type_hints(config_cls)[name])
+
+
+def check_bounds(name: str, value: Any, low: float | None, high: float | None) -> None:
+    """Refuse a number outside [low, high] with a LabError naming the field and the allowed range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None:
+            allowed = f">= {_show(low)} and <= {_show(high)}"
+        else:
+            allowed = f">= {_show(low)}" if low is not None else f"<= {_show(high)}"
+        raise LabError(f"must be {allowed}, got {_show(value)}", field=name)
 
 
 def parse_config(config_cls: type, values: Mapping[str, Any] | None) -> Any:
@@ -184,6 +249,8 @@ def parse_config(config_cls: type, values: Mapping[str, Any] | None) -> Any:
             field=unknown[0],
         )
     kwargs = {name: _coerce(value, hints[name], name) for name, value in values.items()}
+    for name, value in kwargs.items():
+        check_bounds(name, value, *field_bounds(fields[name], hints[name]))
     missing = [
         n
         for n, f in fields.items()

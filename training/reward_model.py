@@ -16,8 +16,18 @@ from typing import Any
 
 from lab.errors import LabError
 from training import refs
-from training.registry import JobContext, JobKind, register_kind
-from training.rm_pairs import Pair, accuracy, build_pairs, group_rows, roc_auc, split_by_group, usable_levels
+from training.registry import SEED_MAX, JobContext, JobKind, register_kind
+from training.rm_pairs import (
+    Pair,
+    accuracy,
+    build_pairs,
+    group_rows,
+    pair_samples,
+    roc_auc,
+    split_by_group,
+    steps_bound,
+    usable_levels,
+)
 
 RESPONSES_FILE = "rm_responses.jsonl"
 MAX_HARD_CHECK_PAIRS = 512  # the hard-verifier health check needs no more to be precise to a few points
@@ -32,16 +42,31 @@ class RewardModelConfig:
         default="",
         metadata={"help": "Curriculum dataset: a stored dataset id, 'run:<id>' of a dataset run, or a file."},
     )
-    max_groups: int = field(default=0, metadata={"help": "Use at most this many curriculum groups (0 = all)."})
+    max_groups: int = field(
+        default=0, metadata={"help": "Use at most this many curriculum groups (0 = all).", "min": 0, "max": 1_000_000}
+    )
     # The policy that writes o_k
     policy: str = field(
         default="bundled",
         metadata={"help": "Model that writes the responses: 'bundled', a folder, a hub id or a checkpoint id."},
     )
-    max_new_tokens: int = field(default=160, metadata={"help": "Longest response generated per prompt, in tokens."})
-    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature for the responses (0 = greedy)."})
-    top_p: float = field(default=0.95, metadata={"help": "Nucleus sampling mass for the responses, in (0, 1]."})
-    generation_batch_size: int = field(default=16, metadata={"help": "Prompts generated together."})
+    max_new_tokens: int = field(
+        default=160, metadata={"help": "Longest response generated per prompt, in tokens.", "min": 1, "max": 32768}
+    )
+    temperature: float = field(
+        default=0.7, metadata={"help": "Sampling temperature for the responses (0 = greedy).", "min": 0.0, "max": 10.0}
+    )
+    top_p: float = field(
+        default=0.95, metadata={"help": "Nucleus sampling mass for the responses, in (0, 1].", "min": 0.0, "max": 1.0}
+    )
+    generation_batch_size: int = field(
+        default=64,
+        metadata={
+            "help": "Prompts generated together (64 suits CTranslate2; plain transformers was fastest at 16).",
+            "min": 1,
+            "max": 4096,
+        },
+    )
     # The classifier
     init_from: str = field(
         default="bundled",
@@ -50,21 +75,36 @@ class RewardModelConfig:
     lora: bool = field(
         default=False, metadata={"help": "Train LoRA adapters (merged when saved) instead of all weights."}
     )
-    lora_rank: int = field(default=16, metadata={"help": "LoRA rank (with lora: true)."})
+    lora_rank: int = field(default=16, metadata={"help": "LoRA rank (with lora: true).", "min": 1, "max": 1024})
     learning_rate: float = field(
-        default=2e-5, metadata={"help": "AdamW learning rate (full fine-tune ~1e-5..5e-5; LoRA ~1e-4..5e-4)."}
+        default=2e-5,
+        metadata={
+            "help": "AdamW learning rate (full fine-tune ~1e-5..5e-5; LoRA ~1e-4..5e-4), in (0, 1].",
+            "min": 0.0,
+            "max": 1.0,
+        },
     )
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
-    epochs: int = field(default=3, metadata={"help": "Passes over the training pairs (the paper: 3)."})
-    batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay.", "min": 0.0, "max": 1.0})
+    epochs: int = field(
+        default=3, metadata={"help": "Passes over the training pairs (the paper: 3).", "min": 1, "max": 1000}
+    )
+    batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step.", "min": 1, "max": 4096})
     max_length: int = field(
         default=384,
-        metadata={"help": "Classifier input length in tokens; long responses are cut, never the constraint."},
+        metadata={
+            "help": "Classifier input length in tokens; long responses are cut, never the constraint.",
+            "min": 32,
+            "max": 32768,
+        },
     )
     held_out_fraction: float = field(
-        default=0.1, metadata={"help": "Fraction of pairs held out (whole groups) for accuracy and AUC."}
+        default=0.1,
+        metadata={"help": "Fraction of pairs held out (whole groups) for accuracy and AUC.", "min": 0.0, "max": 1.0},
     )
-    seed: int = field(default=0, metadata={"help": "Random seed for sampling, the split and the classifier head."})
+    seed: int = field(
+        default=0,
+        metadata={"help": "Random seed for sampling, the split and the classifier head.", "min": 0, "max": SEED_MAX},
+    )
 
     def validate(self) -> None:
         for name in ("max_new_tokens", "generation_batch_size", "epochs", "batch_size", "lora_rank"):
@@ -160,9 +200,9 @@ def generate_responses(
     todo = [key for key in prompts if key not in done]
     if not todo:
         return done
+    ctx.progress(len(done), total_steps, f"loading the policy to generate {len(todo)} responses")
     loaded = load_model(refs.resolve_model(config.policy, "policy"))
     size = config.generation_batch_size
-    n_batches = (len(prompts) + size - 1) // size
     with cache_path.open("a", encoding="utf-8") as cache:
         for start in range(0, len(todo), size):
             if ctx.should_stop():
@@ -177,8 +217,8 @@ def generate_responses(
                 record = {"group_id": key[0], "level": key[1], "prompt": prompts[key], "response": text}
                 cache.write(json.dumps(record, ensure_ascii=False) + "\n")
             cache.flush()
-            finished = min(n_batches, (len(done) + size - 1) // size)
-            ctx.progress(finished, total_steps, f"generated {len(done)}/{len(prompts)} responses")
+            # One progress unit per response, so the bar moves with every batch on the same fixed total.
+            ctx.progress(len(done), total_steps, f"generated {len(done)}/{len(prompts)} responses")
     clear_model_cache()  # the policy is not needed again; free its memory for the classifier
     return done
 
@@ -227,9 +267,17 @@ def load_classifier(config: RewardModelConfig) -> tuple[Any, Any]:
 
 
 def train_classifier(
-    model: Any, tokenizer: Any, pairs: list[Pair], config: RewardModelConfig, ctx: JobContext, step0: int, total: int
+    model: Any,
+    tokenizer: Any,
+    pairs: list[Pair],
+    config: RewardModelConfig,
+    ctx: JobContext,
+    step0: int,
+    total: int,
+    span: int | None = None,
 ) -> tuple[int, bool]:
-    """Cross-entropy on (response, constraint) -> label; returns (optimizer steps, stopped early)."""
+    """Cross-entropy on (response, constraint) -> label; returns (optimizer steps, stopped early).
+    Progress runs from step0 over `span` units of the job's fixed total (default: one per step)."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -275,20 +323,26 @@ def train_classifier(
                     "rm/step_time": time.perf_counter() - t0,
                 },
             )  # fmt: skip
+            units = step if span is None else (step * span) // max(1, n_steps)
             ctx.progress(
-                step0 + step, total, f"training the reward model: step {step}/{n_steps}, loss {loss.item():.3f}"
+                step0 + units, total, f"training the reward model: step {step}/{n_steps}, loss {loss.item():.3f}"
             )
     model.eval()
     return step, False
 
 
-def evaluate_pairs(scorer: Any, held_out: list[Pair], hard: list[Pair]) -> dict[str, float]:
-    """Held-out accuracy/AUC against the pseudo-labels; agreement with the hard verifiers on hard pairs."""
+def evaluate_pairs(
+    scorer: Any, held_out: list[Pair], hard: list[Pair], scores_out: list[float] | None = None
+) -> dict[str, float]:
+    """Held-out accuracy/AUC against the pseudo-labels; agreement with the hard verifiers on hard pairs.
+    `scores_out` receives the held-out pairs' P(adheres), in order."""
     from lab.constraints.registry import get_type
 
     metrics: dict[str, float] = {"rm/held_out_pairs": float(len(held_out)), "rm/hard_pairs": float(len(hard))}
     if held_out:
         scores = scorer.score([(p.response, p.constraint) for p in held_out])
+        if scores_out is not None:
+            scores_out.extend(float(s) for s in scores)
         labels = [p.label for p in held_out]
         metrics["rm/held_out_accuracy"] = accuracy(labels, scores) or 0.0
         auc = roc_auc(labels, scores)
@@ -343,9 +397,11 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     rows = refs.read_rows(dataset_path)
     check_rm_dataset(rows)
     prompts = level_prompts(group_rows(rows), config.max_groups, config.seed)
-    n_gen = (len(prompts) + config.generation_batch_size - 1) // config.generation_batch_size
-    # Rough total for the progress bar until the pair count is known: ~1 training step per soft pair per epoch.
-    total = n_gen + 1
+    # A fixed total from the start (the bar never goes backwards): one unit per response, the most training steps
+    # the soft pairs can give (two pairs per soft c_k, all of them trained on), one unit for scoring.
+    n_gen = len(prompts)
+    span = steps_bound(group_rows(rows), prompts, config.batch_size, config.epochs, lambda t: get_type(t).kind)
+    total = n_gen + span + 1
     ctx.progress(0, total, f"generating {len(prompts)} responses")
     responses = generate_responses(config, prompts, ctx, total)
     if responses is None:
@@ -362,23 +418,26 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     train, held_out = split_by_group(soft, config.held_out_fraction, config.seed)
     if len(hard) > MAX_HARD_CHECK_PAIRS:
         hard = random.Random(f"rm-hard:{config.seed}").sample(hard, MAX_HARD_CHECK_PAIRS)
-    n_steps = (len(train) + config.batch_size - 1) // config.batch_size * config.epochs
-    total = n_gen + n_steps + 1
+    ctx.progress(n_gen, total, f"loading the classifier for {len(train)} training pairs")
     model, tokenizer = load_classifier(config)
-    steps, stopped = train_classifier(model, tokenizer, train, config, ctx, n_gen, total)
+    steps, stopped = train_classifier(model, tokenizer, train, config, ctx, n_gen, total, span)
     if stopped:
         return {"stopped": "during training", "steps": steps}
-    ctx.progress(n_gen + n_steps, total, "scoring held-out and hard pairs")
+    ctx.progress(n_gen + span, total, "scoring held-out and hard pairs")
     scorer = RewardModelScorer(model, tokenizer, RMTemplate(max_length=config.max_length), batch_size=16)
-    metrics = evaluate_pairs(scorer, held_out, hard)
+    held_scores: list[float] = []
+    metrics = evaluate_pairs(scorer, held_out, hard, held_scores)
     metrics.update({"rm/train_pairs": float(len(train)), "rm/soft_pairs": float(len(soft))})
     ctx.log_metrics(steps, metrics)
+    if held_scores:
+        ctx.log_samples(steps, pair_samples(held_out, held_scores))
     out = Path(ctx.work_dir) / "reward_models" / f"rm-job{ctx.job_id}"
     info = {
         "base": config.init_from, "policy": config.policy, "dataset": str(dataset_path), "lora": config.lora,
         "metrics": metrics, "config": asdict(config), "created_at": time.time(),
     }  # fmt: skip
-    save_reward_model(scorer.model, tokenizer, out, config, info)
+    with ctx.doing(f"saving the reward model {out.name}"):
+        save_reward_model(scorer.model, tokenizer, out, config, info)
     meta = {"type": "reward_model", "base": config.init_from, **{k.removeprefix("rm/"): v for k, v in metrics.items()}}
     checkpoint_id = ctx.register_checkpoint(steps, out, meta)
     ctx.progress(total, total, f"held-out accuracy {metrics.get('rm/held_out_accuracy', float('nan')):.3f}")

@@ -124,3 +124,28 @@ def accuracy(labels: Sequence[int], scores: Sequence[float], threshold: float = 
     if not labels:
         return None
     return sum(int(s >= threshold) == y for y, s in zip(labels, scores, strict=True)) / len(labels)
+
+
+def steps_bound(
+    groups: Mapping[Hashable, Mapping[int, Mapping[str, Any]]],
+    prompts: Mapping[tuple[Hashable, int], str],
+    batch_size: int,
+    epochs: int,
+    kind_of: Callable[[str], str],
+) -> int:
+    """The most optimizer steps RM training can take, known before any response exists (a fixed progress
+    total): every soft c_k among the chosen (group, level) prompts gives at most two pairs."""
+    soft = sum(1 for gid, k in prompts if k > 0 and kind_of(groups[gid][k]["instruction_id_list"][-1]) == "soft")
+    return max(1, (2 * soft + batch_size - 1) // batch_size * epochs)
+
+
+def pair_samples(held_out: list[Pair], scores: list[float]) -> list[dict[str, Any]]:
+    """The held-out pairs with the RM's P(adheres), as sample rows for the reward-model inspector."""
+    out = []
+    for pair, p in zip(held_out, scores, strict=True):
+        meta = {
+            "kind": "rm_pair", "label": pair.label, "type_id": pair.type_id, "level": pair.level,
+            "group_id": str(pair.group_id), "correct": int(p >= 0.5) == pair.label,
+        }  # fmt: skip
+        out.append({"prompt": pair.constraint, "response": pair.response, "breakdown": {}, "reward": p, "meta": meta})
+    return out

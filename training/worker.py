@@ -2,7 +2,8 @@
 
 It claims queued jobs atomically, runs each in its own child process (`python -m training.run_job ID`, output
 to the job's log file), turns a dead child into `interrupted`, enforces cancel with a hard kill after a grace
-period, and on start marks `running` jobs whose process is gone or whose heartbeat is stale `interrupted`.
+period, and on start marks `running` jobs whose process is gone or whose heartbeat is stale `interrupted`
+(or records the end such a process left in logs/job-N.outcome.json when the database was full).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lab.paths import lab_home, logs_dir
 from storage import init_db, jobs
 from storage.jobs import JobRecord
 from storage.models import JobStatus
+from training import outcome
 
 log = logging.getLogger("training.worker")
 
@@ -60,27 +62,55 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
-def recover_jobs(stale_s: float | None = None, skip_pids: frozenset[int] = frozenset()) -> list[int]:
+def recover_jobs(
+    stale_s: float | None = None, skip_pids: frozenset[int] = frozenset(), skip_jobs: frozenset[int] = frozenset()
+) -> list[int]:
     """Mark `running` jobs interrupted when their process is gone (same host) or their heartbeat is older
-    than stale_s. Returns the ids. The app calls this at start; the worker at start and periodically."""
+    than stale_s, or record the end the process left in its outcome file. Returns the ids. The app calls this
+    at start; the worker at start and periodically. A write that fails (disk full) is retried next time."""
     init_db()
     stale_s = stale_after_s() if stale_s is None else stale_s
     host = jobs.hostname()
     now = time.time()
     recovered = []
     for job in jobs.running_jobs():
-        if job.pid in skip_pids:
+        if job.pid in skip_pids or job.id in skip_jobs:
             continue
-        reason = None
-        if job.host == host and job.pid is not None and not pid_alive(job.pid):
-            reason = f"job process {job.pid} is gone (crash, kill or restart); resume to continue"
-        elif job.heartbeat_at is None or now - job.heartbeat_at > stale_s:
-            age = "never" if job.heartbeat_at is None else f"{now - job.heartbeat_at:.0f} s ago"
-            reason = f"no heartbeat from process {job.pid} (last {age}); resume to continue"
-        if reason and jobs.mark_interrupted(job.id, reason, job.heartbeat_at):
-            log.warning("job %s interrupted: %s", job.id, reason)
-            recovered.append(job.id)
+        try:
+            if _recover(job, host, now, stale_s):
+                recovered.append(job.id)
+        except Exception:  # noqa: BLE001 (one unwritable end must not stop the others, nor the caller)
+            log.exception("job %s: could not record its recovery; will retry", job.id)
     return recovered
+
+
+def _recover(job: JobRecord, host: str, now: float, stale_s: float) -> bool:
+    reason = None
+    if job.host == host and job.pid is not None and not pid_alive(job.pid):
+        reason = f"job process {job.pid} is gone (crash, kill or restart); resume to continue"
+    elif job.heartbeat_at is None or now - job.heartbeat_at > stale_s:
+        age = "never" if job.heartbeat_at is None else f"{now - job.heartbeat_at:.0f} s ago"
+        reason = f"no heartbeat from process {job.pid} (last {age}); resume to continue"
+    if reason is None:
+        return False
+    end = outcome.read_outcome(job.log_path)
+    if end is not None:  # the process ended the job but could not record it (disk full): use its own words
+        if record_outcome(job.id, end, job.log_path):
+            log.warning("job %s %s (recorded from its outcome file): %s", job.id, end.status, end.message)
+            return True
+        return False
+    if jobs.mark_interrupted(job.id, reason, job.heartbeat_at):
+        outcome.clear(job.log_path)  # the space a killed process had set aside
+        log.warning("job %s interrupted: %s", job.id, reason)
+        return True
+    return False
+
+
+def record_outcome(job_id: int, end: outcome.Outcome, log_path: str | None) -> bool:
+    """Finish a running job as `end` says and drop its outcome file; False if it was no longer running."""
+    done = jobs.finish_job(job_id, end.status, end.message, end.traceback, end.result, exit_code=end.exit_code)
+    outcome.clear(log_path)
+    return done
 
 
 # ---------------------------------------------------------------- child processes
@@ -103,6 +133,16 @@ class _Child:
     force_killed_for_cancel: bool = False
 
 
+@dataclass
+class _PendingEnd:
+    """A job end the database refused (disk full); retried with backoff until it is recorded."""
+
+    job: JobRecord
+    end: outcome.Outcome
+    next_try: float
+    delay: float
+
+
 class Worker:
     """Runs up to `concurrency` jobs at once, each in a child process."""
 
@@ -118,6 +158,8 @@ class Worker:
         self.shutdown_grace_s = _env_float("LAB_SHUTDOWN_GRACE_S", 10.0)
         self.parent_pid = parent_pid
         self.children: dict[int, _Child] = {}
+        self.pending_ends: dict[int, _PendingEnd] = {}
+        self.retry_max_s = _env_float("LAB_RECORD_RETRY_MAX_S", 60.0)
         self.stopping = threading.Event()
         self._last_sweep = 0.0
 
@@ -128,7 +170,8 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 self.step()
-                if exit_when_idle and not self.children and not jobs.list_jobs(status=JobStatus.QUEUED, limit=1):
+                idle = not self.children and not self.pending_ends
+                if exit_when_idle and idle and not jobs.list_jobs(status=JobStatus.QUEUED, limit=1):
                     break
             except Exception:  # a failed query (disk full, I/O error) must not end the worker; retry next poll
                 log.exception("worker step failed")
@@ -139,12 +182,13 @@ class Worker:
         if self.parent_pid and os.getppid() != self.parent_pid:
             log.info("parent process %s is gone: shutting down", self.parent_pid)
             self.stopping.set()
+        self._retry_pending_ends()
         self._reap()
         self._enforce_cancels()
         if time.monotonic() - self._last_sweep > 30:
             self._last_sweep = time.monotonic()
             mine = {os.getpid()} | {c.process.pid for c in self.children.values()}
-            recover_jobs(skip_pids=frozenset(mine))
+            recover_jobs(skip_pids=frozenset(mine), skip_jobs=frozenset(self.pending_ends))
         while len(self.children) < self.concurrency and not self.stopping.is_set():
             job = jobs.claim_next_job(os.getpid())
             if job is None:
@@ -166,7 +210,8 @@ class Worker:
                     start_new_session=True,  # its own process group, so a hard kill takes its helpers too
                 )
         except OSError as error:
-            jobs.finish_job(job.id, JobStatus.FAILED, f"could not start the job process: {error}")
+            message = f"could not start the job process: {outcome.describe_failure(error, 'starting the job')}"
+            self._finish(job, outcome.Outcome(str(JobStatus.FAILED), message))
             return
         log.info("job %s (%s) started as pid %s, log %s", job.id, job.kind, process.pid, log_path)
         self.children[job.id] = _Child(job, process)
@@ -181,8 +226,14 @@ class Worker:
 
     def _settle(self, child: _Child, code: int) -> None:
         """Give a job whose process ended without recording an outcome the right final status."""
-        job_id = child.job.id
-        if code < 0:
+        left = outcome.read_outcome(child.job.log_path)
+        if left is not None:  # the job's own account of its end, which it could not write to the database
+            self._finish(child.job, outcome.Outcome(left.status, left.message, left.traceback, left.result, code))
+            return
+        if code == outcome.EXIT_UNRECORDED:
+            status = JobStatus.FAILED
+            message = f"the job process could not record its end (disk full or I/O error); see {child.job.log_path}"
+        elif code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
@@ -194,10 +245,32 @@ class Worker:
         else:
             status = JobStatus.FAILED
             message = f"job process exited with code {code} without recording a result; see {child.job.log_path}"
-        if jobs.finish_job(job_id, status, message, exit_code=code):
-            log.warning("job %s %s: %s", job_id, status, message)
+        self._finish(child.job, outcome.Outcome(str(status), message, exit_code=code))
+
+    def _finish(self, job: JobRecord, end: outcome.Outcome) -> None:
+        """Record a job's end; when the database refuses (disk full), keep it pending and retry with backoff,
+        with the end also in the outcome file so a later worker or recovery records it if this one stops."""
+        try:
+            recorded = record_outcome(job.id, end, job.log_path)
+        except Exception as error:  # noqa: BLE001
+            pending = self.pending_ends.get(job.id)
+            delay = min(self.retry_max_s, pending.delay * 2 if pending else 1.0)
+            if pending is None and job.log_path:
+                outcome.write_outcome(job.log_path, end)
+            self.pending_ends[job.id] = _PendingEnd(job, end, time.monotonic() + delay, delay)
+            log.error("job %s: recording its end failed (%s); retrying in %.0f s", job.id, error, delay)
+            return
+        self.pending_ends.pop(job.id, None)
+        if recorded:
+            log.warning("job %s %s: %s", job.id, end.status, end.message)
         else:
-            log.info("job %s ended (exit code %s)", job_id, code)
+            log.info("job %s ended (exit code %s)", job.id, end.exit_code)
+
+    def _retry_pending_ends(self) -> None:
+        now = time.monotonic()
+        for pending in list(self.pending_ends.values()):
+            if pending.next_try <= now:
+                self._finish(pending.job, pending.end)
 
     def _enforce_cancels(self) -> None:
         now = time.time()

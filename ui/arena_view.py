@@ -11,6 +11,7 @@ from typing import Any
 import gradio as gr
 
 from lab.errors import LabError
+from lab.models import MAX_SEED, check_seed
 from training.arena import record_vote, side_by_side, vote_summary
 from ui import compose_state as cs
 from ui.errors import to_ui_error
@@ -68,7 +69,7 @@ def on_generate(
         comparison = side_by_side(
             _row(use_composed, items, task, prompt),
             refs,
-            seed=int(seed or 0),
+            seed=check_seed(seed or 0),
             temperature=float(temperature),
             max_new_tokens=int(max_new_tokens),
             blind=bool(blind),
@@ -131,7 +132,7 @@ def build(targets: gr.Dropdown, rm: gr.Dropdown, composed: tuple[gr.State, gr.Te
         )
     prompt = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt")
     with gr.Row():
-        seed = gr.Number(value=0, precision=0, label="Seed")
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
         temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature")
         max_new_tokens = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens")
     generate = gr.Button("Generate side by side", variant="primary", elem_id="compare-generate")

@@ -42,7 +42,7 @@ CHARTS = (
         "KL to the reference and entropy",
         "grpo",
         ("kl", "entropy"),
-        empty="no KL logged yet (beta = 0 logs none)",
+        empty="KL is logged only with beta > 0; entropy with the first step",
     ),
     ChartSpec(
         "length",
@@ -56,7 +56,7 @@ CHARTS = (
         "Reward model: accuracy and loss",
         "reward_model",
         ("rm/batch_accuracy", "rm/held_out_accuracy", "rm/held_out_auc", "rm/hard_agreement", "rm/loss"),
-        empty="no reward-model run in this pipeline yet",
+        empty="its curves appear once it starts training the classifier (after generating responses)",
     ),
 )
 
@@ -73,7 +73,17 @@ def chart_series(spec: ChartSpec, run_id: int | None) -> dict[str, MetricSeries]
     return metric_series(run_id, _names(spec, run_id), max_points=MAX_POINTS)
 
 
-def _smooth(values: list[float | None], weight: float) -> list[float | None]:
+def integer_steps(fig: Any) -> None:
+    """Steps are whole numbers: a short run gets one tick per step, a long one plain integer ticks (never 2.5)."""
+    xs = [x for trace in fig.data for x in (trace.x or ())]
+    span = (max(xs) - min(xs)) if xs else 0
+    if span <= 12:
+        fig.update_xaxes(tickmode="linear", dtick=1, tickformat="d")
+    else:
+        fig.update_xaxes(tickformat="d")
+
+
+def smooth(values: list[float | None], weight: float) -> list[float | None]:
     """TensorBoard-style exponential moving average (None gaps pass through)."""
     if weight <= 0:
         return values
@@ -97,7 +107,7 @@ def figure(spec: ChartSpec, series: Mapping[str, MetricSeries], smoothing: float
         fig.add_trace(
             go.Scatter(
                 x=list(s.steps),
-                y=_smooth(list(s.values), smoothing),
+                y=smooth(list(s.values), smoothing),
                 name=label,
                 mode="lines+markers" if len(s.steps) <= 60 else "lines",
                 line={"color": PALETTE[i % len(PALETTE)]},
@@ -114,11 +124,38 @@ def figure(spec: ChartSpec, series: Mapping[str, MetricSeries], smoothing: float
         xaxis={"title": {"text": "step", "standoff": 4}},
         yaxis_title=spec.y_title,
         legend={"font": {"size": 10}, "orientation": "h", "yanchor": "top", "y": -0.32, "x": 0},
+        showlegend=True,  # a chart with one curve still names it (plotly hides a lone trace's legend)
         uirevision=spec.key,  # keep the user's zoom across refreshes
     )
+    integer_steps(fig)
     return fig
 
 
-def run_figures(runs_by_kind: Mapping[str, int], smoothing: float = 0.0) -> list[Any]:
-    """One figure per CHARTS entry, from the pipeline's run of the matching kind."""
-    return [figure(spec, chart_series(spec, runs_by_kind.get(spec.kind)), smoothing) for spec in CHARTS]
+def empty_reason(spec: ChartSpec, runs_by_kind: Mapping[str, int], status_of: Mapping[int, str]) -> str:
+    """Why a chart has nothing to draw yet: what produces its curves, and whether that is under way."""
+    run_id = runs_by_kind.get(spec.kind)
+    if run_id is None:
+        stage = "reward-model" if spec.kind == "reward_model" else "GRPO"
+        return f"{spec.title}: this pipeline has no {stage} stage (tick it in Stages to run and Launch)."
+    status = status_of.get(run_id, "")
+    if status in ("queued", "running"):
+        return f"{spec.title}: run {run_id} is {status}; {spec.empty}."
+    return f"{spec.title}: run {run_id} ({status or 'finished'}) logged none of these curves."
+
+
+def run_figures(
+    runs_by_kind: Mapping[str, int], smoothing: float = 0.0, status_of: Mapping[int, str] | None = None
+) -> tuple[list[Any], str]:
+    """(one plot update per CHARTS entry, a note on the empty ones). A chart without data is hidden rather than
+    drawn as an empty frame; the note says what will produce it."""
+    import gradio as gr
+
+    updates, notes = [], []
+    for spec in CHARTS:
+        series = chart_series(spec, runs_by_kind.get(spec.kind))
+        if series:
+            updates.append(gr.update(value=figure(spec, series, smoothing), visible=True))
+        else:
+            updates.append(gr.update(value=None, visible=False))
+            notes.append(empty_reason(spec, runs_by_kind, status_of or {}))
+    return updates, "\n".join(notes)

@@ -15,13 +15,15 @@ from typing import Any
 import gradio as gr
 
 from lab.constraints.registry import get_type
-from lab.models import DEFAULT_MODEL_SPEC
+from lab.models import DEFAULT_MODEL_SPEC, MAX_SEED
 from lab.seeds import load_seed_tasks
 from ui import compose_state as cs
 from ui.choices import generation_models, reward_models
 from ui.errors import to_ui_error
 from ui.events import MODEL, PRIVATE, QUICK
+from ui.playground import STOPPED
 from ui.playground import generate as stream_answer
+from ui.rm_inspector import quality_note
 from ui.scoring import BREAKDOWN_HEADERS, BREAKDOWN_WIDTHS, breakdown_figure, score_response, soft_scorer_for
 
 
@@ -148,9 +150,34 @@ def score_row(row: dict, response: str, hard_mode: str = "strict") -> dict:
         raise to_ui_error(error, "Scoring") from None
 
 
-def build(demo: gr.Blocks) -> tuple[gr.State, gr.Textbox]:
+def list_status(items: list, task: str) -> str:
+    """The status line after a move / remove / clear: the conflicts of what is left (never a removed row's)."""
+    notes = [n for n in cs.conflict_notes(items, task) if n] if items else []
+    if not items:
+        return "No constraints: pick a type and Add constraint."
+    return notes[-1] if notes else f"{len(items)} constraint(s), no conflicts."
+
+
+def saved_state(items: list, task: str, response: str) -> dict[str, Any]:
+    return {"items": list(items or []), "task": task or "", "response": response or ""}
+
+
+def restore_state(saved: Any) -> tuple[Any, Any, Any]:
+    """The task, constraints and response kept in the browser (gr.BrowserState), so a reload keeps them."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("items"), list):
+        return gr.skip(), gr.skip(), gr.skip()
+    items = [i for i in saved["items"] if isinstance(i, dict)]
+    try:
+        cs.items_table(items, str(saved.get("task") or ""))  # refuse a tampered or outdated list whole
+    except Exception:
+        return gr.skip(), gr.skip(), gr.skip()
+    return items, str(saved.get("task") or ""), str(saved.get("response") or "")
+
+
+def build(demo: gr.Blocks, tab: gr.Tab | None = None) -> tuple[gr.State, gr.Textbox]:
     """Render the Compose & score tab; returns (constraint list, task) for screens that reuse the prompt."""
     items = gr.State([])
+    saved = gr.BrowserState(saved_state([], "", ""), storage_key="iflab-compose")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             gr.Markdown("**1 · Task**")
@@ -225,7 +252,7 @@ def build(demo: gr.Blocks) -> tuple[gr.State, gr.Textbox]:
                     temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature")
                 with gr.Row():
                     top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
-                    seed = gr.Number(value=0, precision=0, label="Seed")
+                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="compose-generate")
                     stop = gr.Button("Stop", variant="stop", elem_id="compose-stop")
@@ -244,6 +271,7 @@ def build(demo: gr.Blocks) -> tuple[gr.State, gr.Textbox]:
                     label="Reward model for soft constraints",
                     elem_id="compose-rm",
                 )
+            rm_quality = gr.Textbox(show_label=False, interactive=False, elem_id="compose-rm-quality")
             score = gr.Button("Score response", variant="primary", elem_id="compose-score")
             aggregate = gr.Textbox(label="Reward", interactive=False, elem_id="compose-aggregate")
             breakdown_table = gr.Dataframe(
@@ -280,17 +308,26 @@ def build(demo: gr.Blocks) -> tuple[gr.State, gr.Textbox]:
         (remove, on_remove),
         (clear, lambda it, p: []),
     ):
-        button.click(fn, [items, pick], items, **QUICK).success(derived, [items, task], derived_outputs, **QUICK)
+        button.click(fn, [items, pick], items, **QUICK).success(derived, [items, task], derived_outputs, **QUICK).then(
+            list_status, [items, task], message, **QUICK
+        )
 
     score_inputs = [items, task, response, mode, rm]
     score_outputs = [breakdown_table, aggregate, chart, thinking, answer]
     score.click(on_score, score_inputs, score_outputs, **PRIVATE)
+    rm.change(quality_note, rm, rm_quality, **QUICK)
     mode.change(on_score, score_inputs, score_outputs, **PRIVATE)
     gen_inputs = [model, items, task, max_new_tokens, temperature, top_p, seed]
     event = generate.click(on_generate, gen_inputs, [response, status], **MODEL)
     event.success(on_score, score_inputs, score_outputs, **PRIVATE)
-    stop.click(None, cancels=[event])
+    stop.click(lambda: STOPPED, None, status, cancels=[event], **QUICK)  # not "Generating ..." forever
     export.click(on_export, [items, task], [row_json, row_file], **QUICK)
     demo.load(refresh_menus, None, [model, rm], **QUICK)
+    if tab is not None:  # a long-lived page sees checkpoints and reward models trained since it opened
+        tab.select(refresh_menus, None, [model, rm], **QUICK)
+    gr.on([items.change, task.change, response.change], saved_state, [items, task, response], saved, **QUICK)
+    demo.load(restore_state, saved, [items, task, response], **QUICK).then(
+        derived, [items, task], derived_outputs, **QUICK
+    )
     gr.api(score_row, api_name="score_row", concurrency_limit=None)
     return items, task

@@ -18,7 +18,7 @@ from lab.constraints.registry import all_types, get_type
 from lab.constraints.soft import FREE_TEXT
 from lab.errors import LabError
 
-MAX_SLOTS = 3  # the most parameters any constraint type has (nth_paragraph_first_word)
+MAX_SLOTS = 5  # the most parameters any constraint type has (IFBench's count:keywords_multiple)
 SLOT_KINDS = ("int", "text", "choice", "bool")  # one widget of each kind per slot; the param's kind picks which
 ROW_SOURCE = "compose-ui"
 ITEM_HEADERS = ["#", "kind", "constraint", "instruction", "conflict"]

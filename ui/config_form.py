@@ -19,7 +19,7 @@ import gradio as gr
 
 from lab.errors import LabError
 from training.pipeline import STAGES, load_preset
-from training.registry import get_kind
+from training.registry import field_bounds, get_kind
 
 STAGE_TITLES = {
     "dataset": "1 · Curriculum dataset",
@@ -39,6 +39,8 @@ class FieldSpec:
     help: str
     default: Any
     choices: tuple[str, ...] = ()
+    minimum: float | None = None  # numeric fields: the bounds parse_config enforces, so widget and server agree
+    maximum: float | None = None
 
     @property
     def elem_id(self) -> str:
@@ -57,6 +59,10 @@ def _widget_kind(annotation: Any) -> tuple[str, tuple[str, ...]]:
     return {bool: "bool", int: "int", float: "float"}.get(annotation, "text"), ()
 
 
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
 def stage_fields(stage: str) -> list[FieldSpec]:
     config_cls = get_kind(stage).config_cls
     hints = typing.get_type_hints(config_cls)
@@ -67,7 +73,10 @@ def stage_fields(stage: str) -> list[FieldSpec]:
         help_text = str(f.metadata.get("help", ""))
         if (stage, f.name) in LINKED:
             help_text += " Leave empty to use the output of the earlier stage launched with it."
-        specs.append(FieldSpec(stage, f.name, widget, help_text, default, choices))
+        low, high = field_bounds(f, hints[f.name])
+        if "min" in f.metadata and "max" in f.metadata:
+            help_text += f" Allowed: {_number(f.metadata['min'])} to {_number(f.metadata['max'])}."
+        specs.append(FieldSpec(stage, f.name, widget, help_text, default, choices, low, high))
     return specs
 
 
@@ -86,15 +95,41 @@ def display(spec: FieldSpec, value: Any) -> Any:
     return value
 
 
+# Fields that name stored output: a menu of what storage holds (typing an id, run:<id> or a path still works).
+PICKERS = {("reward_model", "dataset"): "dataset", ("grpo", "dataset"): "dataset", ("grpo", "reward_model"): "rm"}
+
+
+def picker_choices(what: str) -> list[tuple[str, str]]:
+    """(label, value) of stored datasets or reward models, newest first, after the 'from the earlier stage' one."""
+    from storage import init_db
+
+    init_db()
+    if what == "dataset":
+        from storage.datasets import list_datasets
+
+        found = [
+            (f"{d.label} · {d.num_rows} rows (dataset {d.id}, run {d.run_id})", str(d.id)) for d in list_datasets()
+        ]
+        return [("the dataset stage launched with it", ""), *found]
+    from storage.checkpoints import list_checkpoints
+    from ui.rm_inspector import quality_line
+
+    rms = [c for c in list_checkpoints() if (c.meta or {}).get("type") == "reward_model"]
+    found = [(f"RM of run {c.run_id} (checkpoint {c.id}) · {quality_line(c.meta)}"[:120], str(c.id)) for c in rms]
+    return [("the reward-model stage launched with it, else none (hard constraints only)", ""), *found]
+
+
 def make_widget(spec: FieldSpec) -> gr.components.Component:
     common = {"label": spec.name, "info": spec.help, "elem_id": spec.elem_id}
     value = display(spec, spec.default)
+    if (spec.stage, spec.name) in PICKERS:
+        return gr.Dropdown(choices=[("", "")], value=value, allow_custom_value=True, **common)
     if spec.widget == "bool":
         return gr.Checkbox(value=bool(value), **common)
     if spec.widget in ("int", "optional_int"):
-        return gr.Number(value=value, precision=0, **common)
+        return gr.Number(value=value, precision=0, minimum=spec.minimum, maximum=spec.maximum, **common)
     if spec.widget == "float":
-        return gr.Number(value=value, **common)
+        return gr.Number(value=value, minimum=spec.minimum, maximum=spec.maximum, **common)
     if spec.widget == "choice":
         return gr.Dropdown(choices=list(spec.choices), value=value, **common)
     if spec.widget == "list":

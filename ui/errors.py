@@ -21,11 +21,29 @@ def to_ui_error(error: BaseException, action: str) -> gr.Error:
     if isinstance(error, gr.Error):
         return error
     if isinstance(error, LabError):
-        return gr.Error(_text(str(error)), title="Check your input", print_exception=False)
+        return gr.Error(_text(tidy(str(error))), title="Check your input", print_exception=False)
     log.exception("%s failed", action)
     first_line = (str(error).strip().splitlines() or [""])[0][:300]
     message = f"{action} failed: {type(error).__name__}: {first_line}"
     return gr.Error(_text(message), title="Error", print_exception=False)
+
+
+def tidy(message: str) -> str:
+    """One mention of each field: 'dataset: stage grpo: dataset: is required' -> 'stage grpo: dataset: is
+    required' (layers that each prefix the field name, from the config check up to the pipeline)."""
+    parts = message.split(": ")
+    labels = []
+    for i, part in enumerate(parts[:-1]):
+        if len(part) > 40 or part.count(" ") > 1:
+            break
+        labels.append(i)
+    keep = []
+    for i, part in enumerate(parts):
+        later = [parts[j] for j in labels if j > i]
+        if i in labels and any(p == part or p.endswith("." + part) or p.endswith(" " + part) for p in later):
+            continue
+        keep.append(part)
+    return ": ".join(keep)
 
 
 def _text(message: str) -> str:

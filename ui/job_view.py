@@ -4,6 +4,7 @@ reloaded page or a second browser shows the same job: which job to watch, progre
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,6 +70,31 @@ class Progress:
     text: str
 
 
+def remaining_seconds(job: JobRecord, now: float | None = None) -> float | None:
+    """The job's ETA counted down to now: the job rewrites it with every heartbeat, so ETA minus the time since
+    that heartbeat is current between updates. None before the job has a steady step time."""
+    if job.eta_seconds is None or job.status != "running":
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, job.eta_seconds - max(0.0, now - (job.heartbeat_at or now)))
+
+
+def waiting_for(job: JobRecord) -> str:
+    """Why a queued job has not started: the stage it needs, the job ahead of it, or no worker at all."""
+    for value in job.config.values():
+        if isinstance(value, str) and value.strip().startswith(RUN_PREFIX) and value.strip()[4:].isdigit():
+            needed = job_store.list_jobs(run_id=int(value.strip()[4:]), limit=1)
+            if needed and needed[0].status in ("queued", "running"):
+                return f"waiting for job {needed[0].id} ({needed[0].kind}, {needed[0].status})"
+    running = job_store.list_jobs(status="running", limit=1)
+    if running:
+        return f"waiting for the worker: job {running[0].id} ({running[0].kind}) is running"
+    ahead = [j for j in job_store.list_jobs(status="queued", limit=1000) if j.id < job.id]
+    if ahead:
+        return f"waiting for the worker: {len(ahead)} queued ahead"
+    return "waiting for the worker (if this stays, none is running: start one with python -m training.worker)"
+
+
 def progress_of(job: JobRecord | None, now: float | None = None) -> Progress:
     """'job 7 · grpo · running · step 2/3 (67 %) · elapsed 0:42 · ETA 0:21 · GRPO step 2/3'."""
     if job is None:
@@ -82,10 +108,10 @@ def progress_of(job: JobRecord | None, now: float | None = None) -> Progress:
     if job.started_at:
         parts.append(f"elapsed {clock((job.finished_at or now) - job.started_at)}")
     if job.status == "running":
-        parts.append(f"ETA {clock(job.eta_seconds)}")
+        left = remaining_seconds(job, now)
+        parts.append(f"ETA {clock(left)}" if left is not None else "ETA after the first steady step")
     elif job.status == "queued":
-        ahead = [j for j in job_store.list_jobs(status="queued", limit=1000) if j.id < job.id]
-        parts.append(f"waiting: {len(ahead)} queued ahead" + ("" if ahead else ", starts when the worker is free"))
+        parts.append(waiting_for(job))
     if job.progress_message:
         parts.append(job.progress_message)
     if job.error_message and job.status in ("failed", "interrupted", "cancelled"):
@@ -116,7 +142,19 @@ def log_tail(job: JobRecord | None, lines: int = LOG_LINES) -> str:
         text = handle.read().decode("utf-8", errors="replace")
     # Progress bars redraw with carriage returns; keep the last state of each line.
     cleaned = [line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.rstrip("\n").split("\n")]
-    return "\n".join(cleaned[-lines:])
+    return "\n".join(readable_log_line(line) for line in cleaned[-lines:])
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+TRL_DICT = re.compile(r"^\{'[^']+': .*\}$")
+
+
+def readable_log_line(line: str) -> str:
+    """No terminal colour codes; TRL's per-step dict dumps (already charted) shortened to their first keys."""
+    line = ANSI.sub("", line)
+    if TRL_DICT.match(line.strip()) and len(line) > 160:
+        return line.strip()[:150] + " …}  (every value is in the charts and Runs)"
+    return line
 
 
 def linked_runs(run_id: int) -> dict[str, int]:
@@ -170,6 +208,49 @@ def refresh_key(job: JobRecord | None, runs: Mapping[str, int]) -> tuple:
         return ()
     per_run = tuple((kind, run_id, last_metric_step(run_id), count_samples(run_id)) for kind, run_id in runs.items())
     return (job.id, job.status, per_run)
+
+
+STAGE_ORDER = ("dataset", "reward_model", "grpo", "evaluate", "generate")
+STAGE_HEADERS = ["stage", "kind", "job", "status", "progress", "time"]
+
+
+def pipeline_runs(run_id: int) -> dict[str, int]:
+    """kind → run id of the pipeline the run belongs to: the runs it points at and the runs pointing at it."""
+    found = dict(linked_runs(run_id))
+    wanted = {f"{RUN_PREFIX}{r}" for r in found.values()}
+    from storage.runs import list_runs
+
+    for run in sorted(list_runs(limit=200), key=lambda r: r.id):
+        if run.id > run_id and any(isinstance(v, str) and v.strip() in wanted for v in run.config.values()):
+            found.setdefault(run.kind, run.id)
+            wanted.add(f"{RUN_PREFIX}{run.id}")
+    return dict(sorted(found.items(), key=lambda kv: STAGE_ORDER.index(kv[0]) if kv[0] in STAGE_ORDER else 99))
+
+
+def stage_rows(runs: Mapping[str, int], now: float | None = None) -> tuple[list[list[Any]], str]:
+    """One row per pipeline stage (stage i of n, its job, status, progress, ETA or time taken) and a headline
+    'stage 2 of 3 (reward_model)'."""
+    now = time.time() if now is None else now
+    rows, current = [], ""
+    for i, (kind, run_id) in enumerate(runs.items(), start=1):
+        jobs = job_store.list_jobs(run_id=run_id, limit=1)
+        if not jobs:
+            continue
+        job = jobs[0]
+        progress = f"{job.progress_current}/{job.progress_total}" if job.progress_total else "—"
+        if job.status == "running":
+            left = remaining_seconds(job, now)
+            timing = f"ETA {clock(left)}" if left is not None else "ETA after the first steady step"
+            current = current or f"stage {i} of {len(runs)} ({kind})"
+        elif job.status == "queued":
+            timing = waiting_for(job)
+        else:
+            timing = f"took {clock((job.finished_at or now) - job.started_at)}" if job.started_at else "—"
+        rows.append([f"{i} of {len(runs)}", kind, job.id, job.status, progress, timing])
+    if not current and rows:
+        waiting = next((r for r in rows if r[3] == "queued"), None)
+        current = f"stage {waiting[0]} ({waiting[1]}) next" if waiting else f"all {len(rows)} stage(s) ended"
+    return rows, current
 
 
 def queue_table() -> list[list[Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,12 +10,15 @@ from pathlib import Path
 import gradio as gr
 
 from lab.errors import LabError
-from lab.models import DEFAULT_MODEL_SPEC, load_model, stream_generate
+from lab.model_access import DEMO_MODELS, check_demo_model, read_only, remote_code_allowed
+from lab.models import DEFAULT_MODEL_SPEC, MAX_SEED, check_seed, load_model, stream_generate
+from training.eval_targets import is_registered_checkpoint
 from ui.choices import generation_models
 from ui.errors import to_ui_error
 from ui.events import MODEL, QUICK
 
 MODEL_INFO = f"'{DEFAULT_MODEL_SPEC}' (built in, offline), a local checkpoint folder path, or a hub id 'org/name'"
+STOPPED = "Stopped."
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -32,40 +36,58 @@ def generate(
     trust_remote_code: bool,
     progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (gradio injects it by this default)
 ) -> Iterator[tuple[str, str]]:
-    """Stream (response so far, status line) for one prompt."""
+    """Stream (response so far, status line) for one prompt (the public `generate` API and the screens).
+
+    Whatever the client sends: a read-only demo generates only with the models lab.model_access allows and
+    never trusts remote code; elsewhere trust_remote_code also needs the operator's LAB_ALLOW_REMOTE_CODE=1.
+    """
     try:
         if not (prompt or "").strip():
             raise LabError("prompt is empty; type what the model should answer.", field="prompt")
+        seed = check_seed(0 if seed is None else seed)
+        check_demo_model(model_spec, is_registered_checkpoint)  # before "Loading ...": no file read, no hub call
+        trust = bool(trust_remote_code) and not read_only()
         started = time.monotonic()
         yield "", f"Loading {model_spec} ..."
         loaded = load_model(
-            model_spec, trust_remote_code=bool(trust_remote_code), progress=lambda f, m: progress(f, desc=m)
+            model_spec,
+            trust_remote_code=trust,
+            progress=lambda f, m: progress(f, desc=m),
+            is_registered=is_registered_checkpoint,
         )
-        yield "", f"Generating with {_short(loaded.path)} ..."
+        loaded_at = time.monotonic()
+        waiting = f"Generating with {_short(loaded.path)} ..."
+        yield "", waiting
         text, first = "", None
-        for text in stream_generate(
+        stream = stream_generate(
             loaded,
             prompt,
             max_new_tokens=int(max_new_tokens),
             temperature=float(temperature),
             top_p=float(top_p),
-            seed=int(seed),
-        ):
-            first = first or time.monotonic()
-            yield text, "Generating ..."
+            seed=seed,
+        )
+        with contextlib.closing(stream):  # Stop closes this generator; closing the stream then stops the model
+            for text in stream:
+                first = first or (time.monotonic() if text else None)
+                yield text, "Generating ..." if text else waiting
         tokens = len(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
-        elapsed = time.monotonic() - (first or started)
-        rate = f", {tokens / elapsed:.1f} tokens/s" if elapsed > 0 and tokens else ""
-        yield text, f"Done: ~{tokens} tokens in {time.monotonic() - started:.1f} s{rate} ({_short(loaded.path)})"
+        generating = time.monotonic() - loaded_at  # tokens/s leaves out loading the model
+        rate = f", {tokens / generating:.1f} tokens/s" if generating > 0 and tokens else ""
+        loading = f"; loading took {loaded_at - started:.1f} s" if loaded_at - started >= 0.5 else ""
+        yield text, f"Done: ~{tokens} tokens in {generating:.1f} s{rate} ({_short(loaded.path)}){loading}"
     except Exception as error:
-        raise to_ui_error(error, "Generation") from None
+        ui_error = to_ui_error(error, "Generation")
+        # The status line must not keep saying "Loading ..." or "Generating ..." after a failure.
+        yield gr.skip(), f"Not generated: {error}"[:300] if isinstance(error, LabError) else "Not generated: error"
+        raise ui_error from None
 
 
 def _short(path: Path) -> str:
     return path.name or str(path)
 
 
-def build(demo: gr.Blocks) -> None:
+def build(demo: gr.Blocks, tab: gr.Tab | None = None) -> None:
     """Render the Playground inside the current Blocks context (call inside a gr.Tab)."""
     with gr.Row():
         with gr.Column(scale=3):
@@ -74,7 +96,7 @@ def build(demo: gr.Blocks) -> None:
                 value=DEFAULT_MODEL_SPEC,
                 allow_custom_value=True,
                 label="Model",
-                info=MODEL_INFO,
+                info=f"Read-only demo: {DEMO_MODELS}." if read_only() else MODEL_INFO,
                 elem_id="playground-model",
             )
             prompt = gr.Textbox(
@@ -99,16 +121,22 @@ def build(demo: gr.Blocks) -> None:
             max_new_tokens = gr.Slider(1, 1024, value=256, step=1, label="Max new tokens")
             temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature", info="0 = greedy")
             top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
-            seed = gr.Number(value=0, precision=0, label="Seed")
+            seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+            # Shown only when the operator allows remote code (LAB_ALLOW_REMOTE_CODE=1); the server checks anyway.
             trust = gr.Checkbox(
                 value=False,
                 label="Trust remote code",
                 info="Lets a checkpoint run its own Python code. Only for models you trust.",
+                visible=remote_code_allowed(),
+                elem_id="playground-trust-remote-code",
             )
     inputs = [model, prompt, max_new_tokens, temperature, top_p, seed, trust]
     one_at_a_time = {"concurrency_id": "model", "concurrency_limit": 1}  # few CPU cores: one generation at a time
     event = run.click(generate, inputs, [response, status], api_name="generate", **one_at_a_time)
     submitted = prompt.submit(generate, inputs, [response, status], **MODEL)
-    # Cancelling closes the generator; stream_generate then stops the model at the next token.
-    stop.click(None, cancels=[event, submitted])
+    # Cancelling closes the generator (it yields at least every HEARTBEAT_S, even mid-prefill); stream_generate
+    # then stops the model before its next forward pass. The status line says so instead of "Generating ...".
+    stop.click(lambda: STOPPED, None, status, cancels=[event, submitted], **QUICK)
     demo.load(lambda: gr.Dropdown(choices=model_choices()), None, model, **QUICK)
+    if tab is not None:  # new checkpoints appear without a reload
+        tab.select(lambda: gr.Dropdown(choices=model_choices()), None, model, **QUICK)

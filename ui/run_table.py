@@ -1,5 +1,5 @@
 """The Runs screen's data: the filtered, sorted table with a headline metric per run, run details, config diff,
-exports (metrics CSV/JSON, samples JSONL) and deleting a run with its files (only files inside $LAB_HOME).
+exports (metrics CSV/JSON, samples JSONL) and deleting a run with its files (only its own folder and job logs).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
-from lab.paths import lab_home, runs_dir
+from lab.paths import lab_home, logs_dir, runs_dir
 from storage.checkpoints import list_checkpoints
 from storage.datasets import list_datasets
 from storage.evaluations import list_evaluations
 from storage.jobs import JobRecord, list_jobs
-from storage.metrics import latest_metrics, metric_series
+from storage.metrics import latest_metrics, latest_value, metric_series
 from storage.runs import RunRecord, delete_run, get_run, list_runs
 from storage.samples import list_samples
 from ui.job_view import RUN_PREFIX, clock
@@ -60,10 +60,10 @@ def headline(run: RunRecord) -> tuple[str, float | None]:
     """The one number that says how a run went, by kind."""
     if run.kind in HEADLINE_METRIC:
         name = HEADLINE_METRIC[run.kind]
-        series = metric_series(run.id, [name]).get(name)
-        if series and series.values and series.values[-1] is not None:
-            value = float(series.values[-1])
-            return f"{name} {value:.3f} @ step {series.steps[-1]}", value
+        latest = latest_value(run.id, name)  # one key seek, not the whole curve
+        if latest is not None and latest[1] is not None:
+            step, value = latest[0], float(latest[1])
+            return f"{name} {value:.3f} @ step {step}", value
     if run.kind == "dataset":
         found = [d for d in list_datasets(limit=10_000) if d.run_id == run.id]
         if found:
@@ -136,8 +136,13 @@ def config_diff(run_a: int, run_b: int) -> list[list[str]]:
     rows = []
     for key in sorted(set(a) | set(b)):
         if a.get(key, "∅") != b.get(key, "∅"):
-            rows.append([key, json.dumps(a.get(key, "∅")), json.dumps(b.get(key, "∅"))])
+            rows.append([key, _shown(a.get(key, "∅")), _shown(b.get(key, "∅"))])
     return rows
+
+
+def _shown(value: Any) -> str:
+    """JSON with its own characters: a missing field reads —, never the escape "\\u2205"."""
+    return "—" if value == "∅" else json.dumps(value, ensure_ascii=False)
 
 
 def _export_dir() -> Path:
@@ -146,10 +151,12 @@ def _export_dir() -> Path:
 
 def export_metrics(run_id: int, fmt: str) -> str:
     """All of the run's metrics as long-form CSV (step, name, value) or JSON {name: {steps, values}}."""
+    if fmt not in ("csv", "json"):  # before it becomes part of a file name
+        raise LabError(f"must be csv or json, got {fmt!r}", field="format")
     series = metric_series(int(run_id))
     if not series:
         raise LabError(f"run {run_id} has no stored metrics", field="run")
-    path = _export_dir() / f"run-{run_id}-metrics.{fmt}"
+    path = _export_dir() / f"run-{int(run_id)}-metrics.{fmt}"
     if fmt == "csv":
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -167,7 +174,7 @@ def export_metrics(run_id: int, fmt: str) -> str:
 
 
 def export_samples(run_id: int) -> str:
-    path = _export_dir() / f"run-{run_id}-samples.jsonl"
+    path = _export_dir() / f"run-{int(run_id)}-samples.jsonl"
     count = 0
     with path.open("w", encoding="utf-8") as handle:
         offset = 0
@@ -183,26 +190,27 @@ def export_samples(run_id: int) -> str:
     return str(path)
 
 
-def _inside_home(path: Path) -> bool:
-    try:
-        path.resolve().relative_to(lab_home())
-        return True
-    except ValueError:
-        return False
-
-
 def run_files(run_id: int) -> list[Path]:
-    """Files and folders that belong to the run and live inside $LAB_HOME (a user's own folders never do)."""
-    candidates = [runs_dir() / f"run-{run_id}"]
-    candidates += [Path(j.log_path) for j in list_jobs(run_id=run_id, limit=1000) if j.log_path]
-    candidates += [Path(c.path) for c in list_checkpoints(run_id=run_id)]
-    candidates += [Path(d.path) for d in list_datasets(limit=10_000) if d.run_id == run_id]
-    found: list[Path] = []
-    for path in candidates:
-        if path.exists() and _inside_home(path) and path.resolve() != lab_home():
-            if not any(path.resolve().is_relative_to(p.resolve()) for p in found):
+    """What deleting the run removes from disk: its own folder `runs/run-N` and its jobs' `logs/job-M.*` files.
+    Checkpoint and dataset rows are not trusted with paths: the ones the run wrote live in its folder, and a row
+    pointing anywhere else (a shared model folder, another run's, $LAB_HOME itself) must not take that along."""
+    folder = runs_dir() / f"run-{run_id}"
+    found = [folder] if folder.exists() or folder.is_symlink() else []
+    logs = logs_dir().resolve()
+    for job in list_jobs(run_id=run_id, limit=10_000):
+        for name in (f"job-{job.id}.log", f"job-{job.id}.outcome.json", f"job-{job.id}.outcome.reserve"):
+            path = logs / name
+            if path.is_file() and not path.is_symlink():
                 found.append(path)
     return found
+
+
+def kept_files(run_id: int) -> list[Path]:
+    """Files the run's checkpoint and dataset rows point at outside its folder: deleting the run keeps them."""
+    folder = (runs_dir() / f"run-{run_id}").resolve()
+    paths = [Path(c.path) for c in list_checkpoints(run_id=run_id)]
+    paths += [Path(d.path) for d in list_datasets(limit=10_000) if d.run_id == run_id]
+    return [p for p in dict.fromkeys(paths) if p.exists() and not p.resolve().is_relative_to(folder)]
 
 
 def _size(path: Path) -> int:
@@ -226,8 +234,17 @@ def delete_plan(run_id: int) -> str:
     run = get_run(int(run_id))
     files = run_files(run.id)
     size = sum(_size(p) for p in files) / 1e6
+    active = [j for j in list_jobs(run_id=run.id, limit=10) if j.status in ("queued", "running")]
+    if active:
+        return (
+            f"Run {run.id} ({run.name}) is {active[0].status} (job {active[0].id}): cancel it in the Train tab "
+            "first; a run with an active job cannot be deleted."
+        )
     text = f"Delete run {run.id} ({run.name}): its jobs, metrics, samples, checkpoints and {len(files)} file(s) / "
     text += f"folder(s), {size:.1f} MB, inside {lab_home()}?"
+    kept = kept_files(run.id)
+    if kept:
+        text += f" {len(kept)} referenced file(s) / folder(s) outside the run's folder are kept."
     users = dependants(run.id)
     if users:
         text += f" Runs {', '.join(map(str, users))} use its output and could not be resumed afterwards."
@@ -239,8 +256,8 @@ def delete_run_with_files(run_id: int) -> str:
     files = run_files(int(run_id))
     delete_run(int(run_id))
     for path in files:
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
-        else:
+        else:  # a file, or a link: remove the link, never what it points at
             path.unlink(missing_ok=True)
     return f"Deleted run {run_id} and {len(files)} file(s) / folder(s)."

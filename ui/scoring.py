@@ -151,6 +151,10 @@ def soft_scorer_for(path: str) -> SoftScorer | None:
     """The reward model at `path` as a SoftScorer, loaded once and kept ("" → None: hard constraints only)."""
     if not path:
         return None
+    from lab.model_access import check_demo_model
+    from training.eval_targets import is_registered_checkpoint
+
+    check_demo_model(path, is_registered_checkpoint, field="reward_model")  # a read-only demo: stored RMs only
     with _scorer_lock:
         if path not in _scorer_cache:
             from lab.rm_scorer import load_rm_scorer

@@ -6,11 +6,13 @@ shows the running job again; nothing about a job lives only in this page's memor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from lab.errors import LabError
+from storage.runs import get_run
 from training.jobs import cancel_job, resume_job
 from training.pipeline import STAGES, list_presets, load_preset, submit_pipeline
 from ui import config_form as form
@@ -43,17 +45,29 @@ def on_preset(preset: str, specs: list[form.FieldSpec]) -> list[Any]:
 
 
 def on_form(preset: str, stages: list[str], name: str, specs: list[form.FieldSpec], *raw: Any) -> str:
+    """The CLI preview; a field that does not parse yet is left out of it and named below it (the command of
+    everything else stays in view)."""
+    good = [(spec, value) for spec, value in zip(specs, raw, strict=True) if _parses(spec, value)]
+    command = form.cli_command(
+        preset, stages, form.overrides(preset, stages, [s for s, _ in good], [v for _, v in good]), name or ""
+    )
+    bad = [f"{spec.stage}.{spec.name}" for spec, value in zip(specs, raw, strict=True) if not _parses(spec, value)]
+    return command + (f"\n# not valid yet: {', '.join(bad)}" if bad else "")
+
+
+def _parses(spec: form.FieldSpec, value: Any) -> bool:
     try:
-        return form.cli_command(preset, stages, form.overrides(preset, stages, specs, raw), name or "")
-    except LabError as error:
-        return f"# not valid yet: {error}"
+        form.parse(spec, value)
+        return True
+    except (LabError, TypeError, ValueError):
+        return False
 
 
 def on_launch(preset: str, stages: list[str], name: str, specs: list[form.FieldSpec], *raw: Any) -> tuple[str, str]:
     try:
         if not stages:
             raise LabError(f"tick at least one of {', '.join(STAGES)}", field="stages")
-        check_can_submit(len(stages))
+        check_can_submit()
         changes = form.overrides(preset, stages, specs, raw)
         jobs = submit_pipeline(preset, stages, changes, name=(name or "").strip() or None)
     except Exception as error:
@@ -86,16 +100,22 @@ def job_cli(job: Any) -> str:
 
 
 def refresh(choice: str, key: Any, smoothing: float) -> list[Any]:
-    """One tick: progress, buttons, log and queue always; charts and samples only when storage changed."""
+    """One tick: progress, stages, buttons, log and queue always; charts and samples only when storage changed.
+    Every read is bounded (thinned curves, a few newest samples), so a tick costs O(points shown)."""
     try:
         job = jv.watched_job(choice)
         progress = jv.progress_of(job)
-        runs = jv.linked_runs(job.run_id) if job is not None else {}
+        runs = jv.pipeline_runs(job.run_id) if job is not None else {}
+        stages, where = jv.stage_rows(runs)
         new_key = (jv.refresh_key(job, runs), smoothing)
         cancel, resume = _buttons(job)
+        dataset_run = runs.get("dataset")
         head = [
             jv.progress_bar_html(progress, job.status if job else ""),
-            progress.text,
+            progress.text + (f" · {where}" if where and len(runs) > 1 else ""),
+            stages,
+            gr.update(visible=dataset_run is not None, value=f"Preview the dataset (run {dataset_run})"),
+            dataset_run,
             job_cli(job),
             cancel,
             resume,
@@ -103,10 +123,13 @@ def refresh(choice: str, key: Any, smoothing: float) -> list[Any]:
             jv.queue_table(),
         ]
         if new_key == key:
-            return [*head, *[gr.skip()] * (len(CHARTS) + 1), key]
+            return [*head, *[gr.skip()] * (len(CHARTS) + 2), key]
         grpo_run = runs.get("grpo")
         samples = jv.samples_table(grpo_run if grpo_run is not None else (job.run_id if job else None))
-        return [*head, *run_figures(runs, smoothing), samples, new_key]
+        status_of = {run_id: get_run(run_id).status for run_id in runs.values()}
+        figures, empty_note = run_figures(runs, smoothing, status_of)
+        note = gr.update(value=empty_note, visible=bool(empty_note))
+        return [*head, *figures, note, samples, new_key]
     except Exception as error:
         raise to_ui_error(error, "Refreshing the job view") from None
 
@@ -133,7 +156,7 @@ def on_resume(choice: str) -> str:
         job = jv.watched_job(choice)
         if job is None:
             raise LabError("there is no job to resume", field="job")
-        check_can_submit(1)
+        check_can_submit()
         new = resume_job(job.id)
         return f"Resuming job {job.id} as job {new.id} (attempt {new.attempt}); it continues from its last checkpoint."
     except Exception as error:
@@ -146,7 +169,7 @@ def watch_menu(choice: str | None = None) -> Any:
     return gr.update(choices=choices, value=choice if choice in values else jv.AUTO)
 
 
-def build(demo: gr.Blocks, tab: gr.Tab) -> gr.Timer:
+def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
     """Render the Train tab inside `tab`; returns its timer, which runs while the tab is open (app.py pauses it
     when another tab opens)."""
     locked = read_only()
@@ -190,15 +213,30 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> gr.Timer:
                 smoothing = gr.Slider(0, 0.95, value=0.0, step=0.05, label="Smoothing", scale=1)
             bar = gr.HTML(jv.progress_bar_html(jv.Progress(None, ""), ""), elem_id="train-bar-html")
             progress = gr.Textbox(show_label=False, interactive=False, elem_id="train-progress")
+            stages_table = gr.Dataframe(
+                headers=jv.STAGE_HEADERS,
+                interactive=False,
+                label="Pipeline stages",
+                column_widths=["9%", "14%", "7%", "12%", "10%", "48%"],
+                elem_id="train-stages-table",
+            )
+            dataset_run = gr.State(None)
+            preview = gr.Button("Preview the dataset", size="sm", visible=False, elem_id="train-preview-dataset")
             with gr.Row():
                 cancel = gr.Button("Cancel", variant="stop", interactive=False, elem_id="train-cancel")
                 resume = gr.Button("Resume", interactive=False, elem_id="train-resume")
             action = gr.Textbox(label="Cancel / resume", interactive=False, elem_id="train-action")
             job_cli_box = gr.Textbox(label="This job from the CLI", interactive=False, elem_id="train-job-cli")
+            charts_note = gr.Textbox(
+                label="Charts still waiting", lines=2, interactive=False, visible=False, elem_id="train-charts-note"
+            )
             plots = []
             for i in range(0, len(CHARTS), 2):
                 with gr.Row():
-                    plots += [gr.Plot(show_label=False, elem_id=f"train-chart-{c.key}") for c in CHARTS[i : i + 2]]
+                    plots += [
+                        gr.Plot(show_label=False, visible=False, elem_id=f"train-chart-{c.key}")
+                        for c in CHARTS[i : i + 2]
+                    ]
             samples = gr.Dataframe(
                 headers=jv.SAMPLE_HEADERS,
                 interactive=False,
@@ -231,13 +269,32 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> gr.Timer:
         [launch_message, cli],
         **PRIVATE,
     ).success(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
-    refresh_outputs = [bar, progress, job_cli_box, cancel, resume, log, queue, *plots, samples, key]
+    refresh_outputs = [
+        bar, progress, stages_table, preview, dataset_run, job_cli_box, cancel, resume, log, queue, *plots,
+        charts_note, samples, key,
+    ]  # fmt: skip
     timer.tick(refresh, [watch, key, smoothing], refresh_outputs, **QUICK)
-    watch.change(refresh, [watch, gr.State(None), smoothing], refresh_outputs, show_progress="hidden")
-    smoothing.release(refresh, [watch, gr.State(None), smoothing], refresh_outputs, show_progress="hidden")
+    watch.change(refresh, [watch, gr.State(None), smoothing], refresh_outputs, **QUICK)
+    smoothing.release(refresh, [watch, gr.State(None), smoothing], refresh_outputs, **QUICK)
     cancel.click(on_cancel, watch, action, **PRIVATE)
     resume.click(on_resume, watch, action, **PRIVATE).success(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
     demo.load(lambda p: on_preset(p, specs), preset, preset_outputs, **QUICK)
     demo.load(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
     tab.select(lambda c: (watch_menu(c), gr.Timer(active=True)), watch, [watch, timer], **QUICK)
-    return timer
+    picker_widgets = [w for w, s in zip(widgets, specs, strict=True) if (s.stage, s.name) in form.PICKERS]
+
+    def fill_pickers(*values: Any) -> list[Any]:
+        kinds = [form.PICKERS[(s.stage, s.name)] for s in specs if (s.stage, s.name) in form.PICKERS]
+        return [gr.update(choices=form.picker_choices(k), value=v) for k, v in zip(kinds, values, strict=True)]
+
+    gr.on([demo.load, tab.select], fill_pickers, picker_widgets, picker_widgets, **QUICK)
+    return TrainHandles(timer, preview, dataset_run)
+
+
+@dataclass(frozen=True)
+class TrainHandles:
+    """What app.py wires across tabs: the refresh timer, and the dataset-preview button with its run id."""
+
+    timer: gr.Timer
+    preview: gr.Button
+    dataset_run: gr.State

@@ -10,6 +10,9 @@ from typing import Any, Literal
 from lab.errors import LabError
 
 Kind = Literal["hard", "soft"]
+# Where a type comes from: IFEval's 25 hard types, IFBench's 58 (out-of-domain for IFEval-trained policies), or soft.
+Family = Literal["ifeval", "ifbench", "soft"]
+FAMILIES: tuple[Family, ...] = ("ifeval", "ifbench", "soft")
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class Verdict:
 class Param:
     """One typed parameter of a constraint type.
 
-    `kind` is one of "int", "str", "choice", "str_list", "bool".
+    `kind` is one of "int", "str", "char" (one non-space character), "choice", "str_list", "bool".
     `low`/`high` bound ints (inclusive); `choices` lists allowed values for "choice".
     `sample_low`/`sample_high` are the ranges used when sampling training data (the paper's ranges).
     """
@@ -68,6 +71,10 @@ class Param:
             if not isinstance(value, str) or not value.strip():
                 raise LabError(f"must be a non-empty string, got {value!r}", field=where)
             return value
+        if self.kind == "char":
+            if not isinstance(value, str) or len(value) != 1 or value.isspace():
+                raise LabError(f"must be one character, got {value!r}", field=where)
+            return value
         if self.kind == "str_list":
             if isinstance(value, str) or not isinstance(value, Sequence):
                 raise LabError(f"must be a list of strings, got {value!r}", field=where)
@@ -106,6 +113,12 @@ class ConstraintType:
     conflicts: frozenset[str] = field(default_factory=frozenset)
     # Checks that span several params (e.g. nth_paragraph <= num_paragraphs); raises LabError naming the field.
     validate_fn: Callable[[dict[str, Any]], None] | None = None
+    # "ifeval" or "ifbench" for hard types (whose ids, kwargs and checks they follow); soft types are always "soft".
+    family: Family = "ifeval"
+
+    def __post_init__(self) -> None:
+        if self.kind == "soft" and self.family != "soft":
+            object.__setattr__(self, "family", "soft")
 
     def validate(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """Check and normalise params; unknown names and bad values raise LabError naming the field."""

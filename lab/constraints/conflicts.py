@@ -55,8 +55,11 @@ def type_conflicts() -> dict[str, frozenset[str]]:
             add(hard_id, b)
     for b in soft_ids - _JSON_COMPATIBLE_SOFT:
         add("detectable_format:json_format", b)
-    for b in soft_ids:  # the whole answer is one fixed sentence
-        add("detectable_format:constrained_response", b)
+    from lab.constraints.hard.ifbench_conflicts import WHOLE_ANSWER
+
+    for b in soft_ids:  # the whole answer is fixed (one sentence; IFBench's tasks, copies, options, CSV ...)
+        for fixed in ("detectable_format:constrained_response", *sorted(WHOLE_ANSWER)):
+            add(fixed, b)
     for type_id in table:  # one constraint of each type per prompt, as in IFEval
         add(type_id, type_id)
     return {k: frozenset(v) for k, v in table.items()}
@@ -80,6 +83,12 @@ def _required_text(type_id: str, params: Mapping[str, Any]) -> list[str]:
         return [params.get("section_spliter") or ""]
     if type_id == "combination:repeat_prompt":
         return [params.get("prompt_to_repeat") or ""]
+    if type_id == "sentence:keyword":  # IFBench's keyword types
+        return [params.get("word") or ""]
+    if type_id in ("words:keywords_specific_position", "words:words_position"):
+        return [params.get("keyword") or ""]
+    if type_id == "count:keywords_multiple":
+        return [params.get(f"keyword{i}") or "" for i in range(1, 6)]
     return []
 
 

@@ -40,7 +40,7 @@ def loose_variants(response: str) -> list[str]:
     ]
 
 
-@short_text_cache(maxsize=16)
+@short_text_cache(maxsize=16, long_texts=2)
 def _variants_to_try(response: str) -> tuple[tuple[str, str], ...]:
     """Loose variants after the first, skipping any text already tried (the same text gets the same verdict).
     Cached: a response's constraints all use the same variants."""
@@ -53,13 +53,26 @@ def _variants_to_try(response: str) -> tuple[tuple[str, str], ...]:
     return tuple(todo)
 
 
+_VALIDATED: dict[tuple[str, str], dict[str, Any]] = {}  # (type id, repr(kwargs)) -> validated params
+
+
 def _resolve(type_id: str, response: Any, params: Mapping[str, Any] | None) -> tuple[CheckFn, dict[str, Any]]:
     constraint = get_type(type_id)
     if constraint.kind != "hard" or constraint.check_fn is None:
         raise LabError(f"{type_id!r} is a soft constraint; only hard (IFEval) types are checked here", field="type_id")
     if not isinstance(response, str):
         raise LabError(f"must be a string, got {type(response).__name__}", field="response")
-    return constraint.check_fn, constraint.validate(params)
+    # Memoised: one constraint is checked on many responses (rollouts, loose variants). repr() tells True, 1 and
+    # 1.0 apart (only 1 is a valid count) and takes lists as they are.
+    key = (type_id, repr(params))
+    values = _VALIDATED.get(key)
+    if values is None:
+        values = constraint.validate(params)
+        if len(key[1]) <= 2000:  # long texts in kwargs (a prompt to repeat) are not kept
+            if len(_VALIDATED) >= 4096:
+                _VALIDATED.clear()
+            _VALIDATED[key] = values
+    return constraint.check_fn, values
 
 
 def check_hard_modes(type_id: str, response: str, params: Mapping[str, Any] | None) -> tuple[Verdict, Verdict]:

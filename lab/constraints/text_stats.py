@@ -5,6 +5,7 @@ Sentences use NLTK's Punkt with the English punkt_tab data vendored in lab/data/
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from functools import lru_cache, wraps
@@ -22,17 +23,24 @@ CACHED_TEXT_LIMIT = 20_000  # longer texts are not kept in caches (bounds their 
 Result = TypeVar("Result")
 
 
-def short_text_cache(maxsize: int) -> Callable[[Callable[[str], Result]], Callable[[str], Result]]:
-    """lru_cache for functions of one text, skipped for texts over CACHED_TEXT_LIMIT characters."""
+def short_text_cache(maxsize: int, long_texts: int = 0) -> Callable[[Callable[[str], Result]], Callable[[str], Result]]:
+    """lru_cache for functions of one text; texts over CACHED_TEXT_LIMIT characters are kept only in a separate
+    cache of `long_texts` entries (none by default), which bounds the memory they take."""
 
     def wrap(function: Callable[[str], Result]) -> Callable[[str], Result]:
         cached = lru_cache(maxsize=maxsize)(function)
+        cached_long = lru_cache(maxsize=long_texts)(function) if long_texts else function
 
         @wraps(function)
         def call(text: str) -> Result:
-            return cached(text) if len(text) <= CACHED_TEXT_LIMIT else function(text)
+            return cached(text) if len(text) <= CACHED_TEXT_LIMIT else cached_long(text)
 
-        call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        def cache_clear() -> None:
+            cached.cache_clear()
+            if long_texts:
+                cached_long.cache_clear()  # type: ignore[attr-defined]
+
+        call.cache_clear = cache_clear  # type: ignore[attr-defined]
         return call
 
     return wrap
@@ -105,6 +113,87 @@ def _tokenize_words(snippet: str) -> list[str]:
     return _word_tokenizer.tokenize(snippet)
 
 
+def _is_plain_word(chunk: str) -> bool:
+    return chunk.isascii() and chunk.isalpha() and chunk.lower() not in _SPLIT_WORDS
+
+
+def _plain_leading_tokens(text: str, n: int) -> list[str] | None:
+    """The first n tokens when the text starts with plain chunks: ASCII words (bar the contractions the tokenizer
+    splits), each maybe followed by one of , ; : or by a run of ! and ? (each its own token). A sentence break can
+    only follow the ! and ?, and it splits there anyway; None otherwise. tests/test_hard_properties.py checks this
+    against nltk."""
+    tokens: list[str] = []
+    for chunk in text.split(None, n)[:n]:
+        if _is_plain_word(chunk):
+            tokens.append(chunk)
+        elif len(chunk) > 1 and chunk[-1] in ",;:" and _is_plain_word(chunk[:-1]):
+            tokens += (chunk[:-1], chunk[-1])
+        elif (bare := chunk.rstrip("!?")) != chunk and _is_plain_word(bare):
+            tokens += (bare, *chunk[len(bare) :])  # each ! and ? is a token, sentence break or not
+        else:
+            return None
+        if len(tokens) >= n:
+            return tokens[:n]
+    return None
+
+
+def leading_word_tokens(text: str, n: int) -> list[str]:
+    """The first n tokens of nltk.word_tokenize(text) (fewer if it has fewer), splitting only as many sentences as
+    needed: Punkt's span_tokenize is lazy, and its first spans do not depend on the text after them."""
+    plain = _plain_leading_tokens(text, n)
+    if plain is not None:
+        return plain
+    tokens: list[str] = []
+    for start, end in _get_punkt().span_tokenize(text):
+        tokens.extend(_sentence_head_tokens(text[start:end], n - len(tokens)))
+        if len(tokens) >= n:
+            break
+    return tokens[:n]
+
+
+def _sentence_head_tokens(sentence: str, n: int) -> list[str] | tuple[str, ...]:
+    """At least the first n tokens of NLTKWordTokenizer().tokenize(sentence), tokenising only its first n + 1
+    chunks: each chunk yields one or more tokens, decided by the chunk and the whitespace around it, except at the
+    very end of the sentence; so the rest is replaced by the stand-in word "a" (see _capital_tokens_in_sentence)."""
+    chunks = list(itertools.islice(_CHUNK.finditer(sentence), n + 2))
+    if len(chunks) < n + 2 or _CLOSERS_TO_END.match(sentence, chunks[-1].start()):
+        # (a final period's rule reaches across trailing quotes, brackets and spaces: then keep the real ending)
+        return sentence_word_tokens(sentence)
+    return _tokenize_words(sentence[: chunks[-1].start()] + "a")[:-1]
+
+
+def trailing_word_tokens(text: str, n: int) -> list[str]:
+    """The last n tokens of nltk.word_tokenize(text) (fewer if it has fewer). Plain endings are read off directly
+    (a final "word." is the tokens "word" and "."); otherwise every sentence is split and the last ones tokenised."""
+    chunks = text.rsplit(None, n)[-n:]
+    if n == 2 and len(chunks) == 2 and _is_plain_word(chunks[0]) and chunks[1] in (".", "!", "?"):
+        return chunks  # "word ." ends with the tokens "word" and "."
+    if n == 2 and len(chunks) == 2:
+        if all(_is_plain_word(chunk) for chunk in chunks):
+            return chunks
+        last = chunks[1]
+        if last.endswith(".") and len(last) > 1 and _is_plain_word(last[:-1]):
+            return [last[:-1], "."]
+    tokens: list[str] = []
+    for sentence in reversed(split_sentences(text)):
+        tokens[:0] = sentence_word_tokens(sentence)
+        if len(tokens) >= n:
+            break
+    return tokens[-n:]
+
+
+@short_text_cache(maxsize=8192, long_texts=2)  # a long unbroken sentence is tokenised once for several types
+def sentence_word_tokens(sentence: str) -> tuple[str, ...]:
+    """NLTKWordTokenizer's tokens of one Punkt sentence (cached)."""
+    return tuple(_tokenize_words(sentence))
+
+
+@short_text_cache(maxsize=1024)
+def word_tokens(text: str) -> tuple[str, ...]:
+    """nltk.word_tokenize(text): Punkt sentences, then the Treebank-style word tokenizer on each (cached)."""
+    return tuple(token for sentence in split_sentences(text) for token in sentence_word_tokens(sentence))
+
+
 def count_words(text: str) -> int:
     """Number of \\w+ runs (IFEval's count_words)."""
     return len(_WORD.findall(text))
@@ -166,6 +255,8 @@ def clear_caches(memos: bool = True) -> None:
     """Forget cached results per text (for benchmarks and tests; results never go stale), and with `memos` also
     the tables of sub-results (Punkt decisions per candidate context, capital-token counts per snippet)."""
     split_sentences.cache_clear()
+    word_tokens.cache_clear()
+    sentence_word_tokens.cache_clear()
     count_capital_words.cache_clear()
     _capital_tokens_in_sentence.cache_clear()
     if memos:

@@ -56,8 +56,11 @@ def quote_list(items: Any) -> str:
     return ", ".join(repr(item) for item in items)
 
 
+_EMPTY = Verdict(False, 0.0, "empty response")
+
+
 def empty_verdict() -> Verdict:
-    return Verdict(False, 0.0, "empty response")
+    return _EMPTY
 
 
 def verdict(passed: bool, evidence: str) -> Verdict:

@@ -1,0 +1,166 @@
+"""Text primitives of IFBench's checkers, exact and cached: its regex sentence splitter, punctuation stripping,
+NLTK word tokens and the English stopword list (vendored in lab/data/nltk_data, no download)."""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from functools import cache
+
+from lab.constraints.text_stats import NLTK_DATA, short_text_cache, word_tokens
+
+PUNCTUATION = string.punctuation
+PUNCTUATION_SPACE = PUNCTUATION + " "  # IFBench strips ''.join(string.punctuation) + ' ' from words
+DROP_PUNCTUATION = str.maketrans("", "", PUNCTUATION)
+_WORD = re.compile(r"\w+")
+
+# IFBench's instructions_util.split_into_sentences, step by step (same patterns, same order). Each step is skipped
+# when a cheap test shows its pattern cannot match (a substring it needs is absent): same result, less scanning.
+_ALPHABETS = "([A-Za-z])"
+_STARTERS = (
+    r"(Mr|Mrs|Ms|Dr|Prof|Capt|Cpt|Lt|He\s|She\s|It\s|They\s|Their\s|Our\s|We\s|But\s|However\s|That\s|This\s|Wherever)"
+)
+_SUFFIXES = "(Inc|Ltd|Jr|Sr|Co)"
+# Pre-checks that start with a literal '.' (then look behind it), which the regex engine scans for quickly.
+_LETTER_DOT_LETTER_DOT = re.compile(r"\.[A-Za-z]\.")
+_SPACE_LETTER_DOT_SPACE = re.compile(r"\. (?<=\s[A-Za-z]\. )")
+_SPACE_LETTER_DOT = re.compile(r"\.(?<= [A-Za-z]\.)")
+_DIGIT_DOT_DIGIT = re.compile(r"\.(?<=[0-9]\.)[0-9]")
+
+
+def _has_any(*needles: str) -> Callable[[str], bool]:
+    return lambda text: any(needle in text for needle in needles)
+
+
+_STEPS_1 = (
+    (re.compile("(Mr|St|Mrs|Ms|Dr)[.]"), "\\1<prd>", _has_any("Mr.", "St.", "Ms.", "Dr.", "Mrs.")),
+    (
+        re.compile("[.](com|net|org|io|gov|edu|me)"),
+        "<prd>\\1",
+        _has_any(".com", ".net", ".org", ".io", ".gov", ".edu", ".me"),
+    ),
+    (re.compile("([0-9])[.]([0-9])"), "\\1<prd>\\2", _DIGIT_DOT_DIGIT.search),
+)
+_MULTIPLE_DOTS = re.compile(r"\.{2,}")
+_STEPS_2 = (
+    (re.compile(r"\s" + _ALPHABETS + "[.] "), " \\1<prd> ", _SPACE_LETTER_DOT_SPACE.search),
+    (re.compile("([A-Z][.][A-Z][.](?:[A-Z][.])?) " + _STARTERS), "\\1<stop> \\2", _LETTER_DOT_LETTER_DOT.search),
+    (
+        re.compile(_ALPHABETS + "[.]" + _ALPHABETS + "[.]" + _ALPHABETS + "[.]"),
+        "\\1<prd>\\2<prd>\\3<prd>",
+        _LETTER_DOT_LETTER_DOT.search,
+    ),
+    (re.compile(_ALPHABETS + "[.]" + _ALPHABETS + "[.]"), "\\1<prd>\\2<prd>", _LETTER_DOT_LETTER_DOT.search),
+    (re.compile(" " + _SUFFIXES + "[.] " + _STARTERS), " \\1<stop> \\2", _has_any("Inc.", "Ltd.", "Jr.", "Sr.", "Co.")),
+    (re.compile(" " + _SUFFIXES + "[.]"), " \\1<prd>", _has_any("Inc.", "Ltd.", "Jr.", "Sr.", "Co.")),
+    (re.compile(" " + _ALPHABETS + "[.]"), " \\1<prd>", _SPACE_LETTER_DOT.search),
+)
+
+
+@short_text_cache(maxsize=4096, long_texts=8)  # all 8 loose variants of one long response
+def split_into_sentences(text: str) -> tuple[str, ...]:
+    """IFBench's rule-based sentence split (not Punkt): abbreviations, decimals, acronyms and '...' kept inside."""
+    text = (" " + text + "  ").replace("\n", " ")
+    if "." in text:  # every substitution below needs a period
+        for pattern, replacement, may_match in _STEPS_1:
+            if may_match(text):
+                text = pattern.sub(replacement, text)
+        if ".." in text:
+            text = _MULTIPLE_DOTS.sub(lambda match: "<prd>" * len(match.group(0)) + "<stop>", text)
+        if "Ph.D" in text:
+            text = text.replace("Ph.D.", "Ph<prd>D<prd>")
+        for pattern, replacement, may_match in _STEPS_2:
+            if may_match(text):
+                text = pattern.sub(replacement, text)
+    if "”" in text:
+        text = text.replace(".”", "”.")
+    if '"' in text:
+        text = text.replace('."', '".')
+    if "!" in text:
+        text = text.replace('!"', '"!')
+    if "?" in text:
+        text = text.replace('?"', '"?')
+    text = text.replace(".", ".<stop>").replace("?", "?<stop>").replace("!", "!<stop>").replace("<prd>", ".")
+    sentences = [s.strip() for s in text.split("<stop>")]
+    if sentences and not sentences[-1]:
+        sentences.pop()
+    return tuple(sentences)
+
+
+@short_text_cache(maxsize=1024)
+def without_punctuation(text: str) -> str:
+    """text.translate(...) dropping every string.punctuation character, as IFBench does before splitting words."""
+    return text.translate(DROP_PUNCTUATION)
+
+
+# Whitespace-split words of a text, as the checkers take them; cached, since many types of one response (and its
+# loose variants) split the same text the same way.
+@short_text_cache(maxsize=256)
+def words_of(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+@short_text_cache(maxsize=256)
+def lower_words_of(text: str) -> tuple[str, ...]:
+    return tuple(text.lower().split())
+
+
+@short_text_cache(maxsize=256)
+def bare_words_of(text: str) -> tuple[str, ...]:
+    """Words after dropping punctuation."""
+    return tuple(without_punctuation(text).split())
+
+
+@short_text_cache(maxsize=256)
+def lower_bare_words_of(text: str) -> tuple[str, ...]:
+    """Punctuation dropped, then lower-cased (the order some checkers use)."""
+    return tuple(without_punctuation(text).lower().split())
+
+
+@short_text_cache(maxsize=256)
+def bare_lower_words_of(text: str) -> tuple[str, ...]:
+    """Lower-cased, then punctuation dropped (the order the others use)."""
+    return tuple(without_punctuation(text.lower()).split())
+
+
+PER_TEXT_CACHES = (
+    split_into_sentences,
+    without_punctuation,
+    words_of,
+    lower_words_of,
+    bare_words_of,
+    lower_bare_words_of,
+    bare_lower_words_of,
+)
+
+
+@cache
+def english_stopwords() -> frozenset[str]:
+    """nltk.corpus.stopwords.words("english"), from the vendored corpus file."""
+    path = NLTK_DATA / "corpora" / "stopwords" / "english"
+    return frozenset(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def count_stopwords(text: str) -> int:
+    """IFBench's count_stopwords: \\w+ tokens whose lower case is an English stopword."""
+    stop = english_stopwords()
+    return sum(1 for token in _WORD.findall(text) if token.lower() in stop)
+
+
+__all__ = [
+    "DROP_PUNCTUATION",
+    "PER_TEXT_CACHES",
+    "bare_lower_words_of",
+    "bare_words_of",
+    "lower_bare_words_of",
+    "lower_words_of",
+    "words_of",
+    "PUNCTUATION",
+    "PUNCTUATION_SPACE",
+    "count_stopwords",
+    "english_stopwords",
+    "split_into_sentences",
+    "without_punctuation",
+    "word_tokens",
+]

@@ -1,0 +1,82 @@
+"""GRPO rollouts on lab.generation's CTranslate2 engine, through TRL's `rollout_func`.
+
+Before each step's generation the policy's current weights (LoRA merged, the policy untouched) are converted into
+the engine; that sync and the generation are timed and logged with the step's metrics (engine/sync_s,
+engine/generate_s). Prompts are tokenized by the trainer itself, so the engine sees TRL's exact prompt ids. Any
+failure logs a line and hands this and every later step to TRL's own transformers generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+ROLLOUT_COMPUTE = "float32"  # LAB_GENERATION_COMPUTE_TYPE=int8_float32 samples from an int8 copy of the policy
+_SEED_STRIDE = 1_000_003  # distinct sampling seeds per (seed, step), the same again when a step is redone on resume
+
+
+class EngineRollout:
+    """A TRL rollout_func: `rollout(prompts, trainer) -> {"prompt_ids", "completion_ids", "logprobs"}`."""
+
+    def __init__(self) -> None:
+        self.engine: Any = None
+        self.synced_step: int | None = None
+        self.failed = False
+        self.sync_seconds: list[float] = []
+
+    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
+        prompt_ids, images, fields = trainer._tokenize_prompts(prompts)
+        if not self.failed:
+            try:
+                return self._rollout(prompt_ids, trainer)
+            except Exception as error:  # the fast path must never stop training
+                self.failed, self.engine = True, None
+                log.warning("generation: CTranslate2 rollouts failed (%r); using TRL's transformers generate", error)
+        completion_ids, logprobs = trainer._generate_single_turn(prompt_ids, images, fields, trainer.num_generations)
+        return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": logprobs}
+
+    def _rollout(self, prompt_ids: list[list[int]], trainer: Any) -> dict[str, Any]:
+        from lab.generation import Sampling
+        from lab.generation.ct2_engine import COMPUTE_ENV, CTranslate2Engine
+
+        step = int(trainer.state.global_step)
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        tokenizer = trainer.processing_class
+        started = time.monotonic()
+        if self.engine is None:
+            compute = os.environ.get(COMPUTE_ENV) or ROLLOUT_COMPUTE
+            self.engine = CTranslate2Engine.from_model(policy, tokenizer, list(trainer.eos_token_ids), compute)
+        elif self.synced_step != step:
+            self.engine.reload_from(policy, tokenizer)
+        self.synced_step = step
+        synced = time.monotonic()
+        sampling = Sampling(
+            max_new_tokens=int(trainer.max_completion_length),
+            temperature=float(trainer.temperature),
+            top_p=float(trainer.top_p if trainer.top_p is not None else 1.0),
+            top_k=int(trainer.top_k or 0),
+            repetition_penalty=float(trainer.repetition_penalty or 1.0),
+            seed=(int(trainer.args.seed) * _SEED_STRIDE + step) % 2**31,
+        )
+        if getattr(trainer, "min_p", None):
+            raise NotImplementedError("min_p sampling has no CTranslate2 equivalent")
+        completions = self.engine.generate(prompt_ids, sampling, batch_size=len(prompt_ids))
+        done = time.monotonic()
+        # TRL's own generation keeps the end token in the completion (its mask ends on it): so do we.
+        completion_ids = [list(c.ids) + ([c.end_id] if c.stopped else []) for c in completions]
+        self.sync_seconds.append(synced - started)
+        metrics = trainer._metrics["train" if trainer.model.training else "eval"]
+        metrics["engine/sync_s"].append(synced - started)
+        metrics["engine/generate_s"].append(done - synced)
+        return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}
+
+
+def wants_engine_rollouts(generation_engine: str, use_vllm: bool, num_processes: int) -> bool:
+    """CTranslate2 rollouts replace TRL's generate only in a single CPU process without vLLM."""
+    from lab.generation import resolve_engine
+
+    return not use_vllm and num_processes == 1 and resolve_engine(generation_engine) == "ctranslate2"

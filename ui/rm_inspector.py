@@ -1,0 +1,89 @@
+"""Reward-model inspector: the RM run's held-out pairs with its P(adheres), misclassified first, and accuracy /
+AUC per soft type; plus the one-line quality note shown wherever a reward model is picked."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from storage.samples import SampleRecord, list_samples
+from training.rm_pairs import accuracy, roc_auc
+
+PAIR_HEADERS = ["verdict", "type", "label", "P(adheres)", "constraint", "response"]
+TYPE_HEADERS = ["soft type", "pairs", "accuracy", "AUC"]
+MAX_PAIRS = 5000
+WEAK_AUC = 0.6  # below this the RM barely separates "written with c" from "written without"
+
+
+def held_out_pairs(run_id: int) -> list[SampleRecord]:
+    return [
+        s
+        for s in list_samples(int(run_id), limit=MAX_PAIRS)
+        if s.meta.get("kind") == "rm_pair" and s.reward is not None
+    ]
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def inspect(run_id: int) -> dict[str, Any]:
+    """{summary, types, pairs}: per-type accuracy / AUC (overall first) and the pairs, misclassified first."""
+    pairs = held_out_pairs(run_id)
+    if not pairs:
+        return {
+            "summary": f"Run {run_id} stored no held-out pairs: they are stored when its reward-model job finishes "
+            "(runs made before this version stored only the totals; see Latest metrics).",
+            "types": [],
+            "pairs": [],
+        }
+    by_type: dict[str, list[SampleRecord]] = defaultdict(list)
+    for p in pairs:
+        by_type[str(p.meta.get("type_id"))].append(p)
+    labels = [int(p.meta["label"]) for p in pairs]
+    scores = [float(p.reward) for p in pairs]
+    overall_auc = roc_auc(labels, scores)
+    types = [["all", len(pairs), _fmt(accuracy(labels, scores)), _fmt(overall_auc)]]
+    for type_id, members in sorted(by_type.items(), key=lambda kv: -len(kv[1])):
+        y = [int(p.meta["label"]) for p in members]
+        s = [float(p.reward) for p in members]
+        types.append([type_id, len(members), _fmt(accuracy(y, s)), _fmt(roc_auc(y, s))])
+    ordered = sorted(pairs, key=lambda p: (bool(p.meta.get("correct")), -abs(float(p.reward) - 0.5)))
+    rows = [
+        [
+            "right" if p.meta.get("correct") else "WRONG",
+            p.meta.get("type_id"),
+            "with c (1)" if int(p.meta["label"]) else "without c (0)",
+            f"{float(p.reward):.3f}",
+            p.prompt,
+            p.response,
+        ]
+        for p in ordered
+    ]
+    wrong = sum(1 for p in pairs if not p.meta.get("correct"))
+    summary = f"{len(pairs)} held-out pairs, {wrong} misclassified (listed first); AUC {_fmt(overall_auc)}."
+    if overall_auc is not None and overall_auc < WEAK_AUC:
+        summary += " Weak: its soft scores are close to noise, so a GRPO reward using it mostly adds noise."
+    return {"summary": summary, "types": types, "pairs": rows}
+
+
+def quality_note(checkpoint_path: str) -> str:
+    """'held-out accuracy 0.25, AUC 0.40 on 12 pairs — weak' for a reward-model folder ('' when none picked)."""
+    if not checkpoint_path:
+        return "No reward model: soft constraints are not scored."
+    from storage.checkpoints import list_checkpoints
+
+    for checkpoint in list_checkpoints():
+        if checkpoint.path == checkpoint_path:
+            return quality_line(checkpoint.meta)
+    return "Reward model outside this lab's runs: its held-out quality is unknown."
+
+
+def quality_line(meta: dict[str, Any]) -> str:
+    acc, auc, n = meta.get("held_out_accuracy"), meta.get("held_out_auc"), meta.get("held_out_pairs")
+    if acc is None:
+        return "This reward model stored no held-out quality."
+    text = f"Held-out accuracy {acc:.2f}" + (f", AUC {auc:.2f}" if auc is not None else "")
+    text += f" on {int(n)} pairs" if n else ""
+    weak = (auc is not None and auc < WEAK_AUC) or acc < WEAK_AUC
+    return text + (" — weak: its soft scores are close to chance." if weak else ".")
