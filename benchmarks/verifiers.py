@@ -40,7 +40,7 @@ def clear_caches(memos: bool) -> None:
     text_stats.clear_caches(memos=memos)
     language_id.detect_language.cache_clear()
     ifeval_modes._variants_to_try.cache_clear()
-    for per_text in (*ifbench_text.PER_TEXT_CACHES, ifbench_tagger.first_tag, ifbench_ratio.trigram_codes):
+    for per_text in (*ifbench_text.PER_TEXT_CACHES, ifbench_tagger.first_tag, ifbench_ratio.word_trigrams):
         per_text.cache_clear()
     if memos:  # per-word, per-reference-text, per-first-tokens and per-kwargs tables
         ifbench_words.syllable_parity.cache_clear()

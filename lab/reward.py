@@ -88,14 +88,23 @@ class ThinkSplit:
     closed: bool  # False only for an opened, never closed think block
 
 
+def _reasoning(text: str) -> str:
+    """Reasoning text without its think tags; several blocks are kept apart by a blank line."""
+    parts = [p.strip() for p in text.replace(THINK_CLOSE, THINK_OPEN).split(THINK_OPEN)]
+    return "\n\n".join(p for p in parts if p)
+
+
 def split_thinking(response: str, think_opened: bool = False) -> ThinkSplit:
-    """Separate reasoning from the answer. `think_opened`: the prompt already opened `<think>` for the model."""
-    if THINK_CLOSE in response:
-        head, _, answer = response.rpartition(THINK_CLOSE)
-        thinking = head.split(THINK_OPEN, 1)[1] if THINK_OPEN in head else head
-        return ThinkSplit(thinking.strip(), answer.strip(), True)
-    if THINK_OPEN in response or think_opened:
-        return ThinkSplit(response.split(THINK_OPEN, 1)[-1].strip(), "", False)
+    """Separate reasoning from the answer. `think_opened`: the prompt already opened `<think>` for the model.
+
+    The answer is the text after the LAST `</think>`; everything before it is reasoning (several think blocks
+    included). A `<think>` opened after that last close and never closed is an unclosed block: no answer.
+    """
+    head, closed, answer = response.rpartition(THINK_CLOSE)
+    if THINK_OPEN in answer or (not closed and think_opened):
+        return ThinkSplit(_reasoning(response), "", False)
+    if closed:
+        return ThinkSplit(_reasoning(head), answer.strip(), True)
     return ThinkSplit(None, response.strip(), True)
 
 

@@ -106,7 +106,7 @@ def test_launch_watch_reload_finish_and_compare(app_url: str, tiny_model_dir: Pa
         assert all(row[3] == "succeeded" for row in rows)
         page.locator("#runs-table [data-testid='cell-0-1']").click()  # newest first: the GRPO run
         page.locator("#runs-plot .js-plotly-plot").wait_for(timeout=30_000)
-        bs.screenshot(page, "runs", height=1100)
+        # No screenshot here: docs/screenshots/runs.png is test_browser_runs' overlay of two runs.
 
         page.locator("button[role=tab]:has-text('Compare')").first.click()
         page.locator("#compare-targets input").click()
@@ -165,5 +165,7 @@ def _compare(page: Page, base_model: Path, checkpoint: str) -> None:
     page.locator("#compare-vote-a").click()
     revealed = bs.wait_for_value(page, "compare-arena-note", "Vote stored")
     assert "A = " in revealed and "B = " in revealed and base_model.name in revealed
+    titles = {bs.value(page, "compare-answer-0-label"), bs.value(page, "compare-answer-1-label")}
+    assert any(base_model.name in t for t in titles) and not titles & {"Model A", "Model B"}, titles
     votes = bs.wait_for_rows(page, "compare-votes", 1)
     assert sum(int(cell) for cell in votes[0][2:6]) == 1

@@ -186,3 +186,38 @@ def test_blind_mode_needs_two_models_and_votes_need_a_known_choice(stored_run: t
     with pytest.raises(LabError) as err:
         record_vote(shown, "A is better")
     assert err.value.field == "choice"
+
+
+def test_side_by_side_streams_one_model_after_another_and_the_vote_reveals_the_columns(
+    stored_run: tuple[int, int, int],
+) -> None:
+    import gradio as gr
+
+    from lab.errors import LabError
+    from training.arena import record_vote, side_by_side, stream_side_by_side
+    from ui import arena_view
+
+    _, first, second = stored_run
+    settings = {"seed": 3, "temperature": 0.9, "max_new_tokens": 6}
+    snapshots = list(stream_side_by_side("Hello", [str(first), str(second)], **settings))
+    growing, final = snapshots[:-1], snapshots[-1]
+    assert growing and not any(s.done for s in growing) and final.done
+    assert len({s.id for s in snapshots}) == 1, "one comparison, growing"
+    # The first model writes before the second starts; its text only grows.
+    firsts = [s.answers[0].response for s in growing]
+    assert all(b.startswith(a) for a, b in zip(firsts, firsts[1:], strict=False))
+    assert growing[0].answers[1].response == "" and growing[0].answers[0].breakdown == {}
+    assert [a.response for a in final.answers] == [
+        a.response for a in side_by_side("Hello", [str(first), str(second)], **settings).answers
+    ]
+    with pytest.raises(LabError, match="wait until"):
+        record_vote(growing[-1], "a")
+
+    steps = list(arena_view.on_generate([str(first), str(second)], False, [], "", "Hello", 3, 0.9, 6, True, ""))
+    comparison = steps[-1][0]
+    assert comparison.done and comparison.blind and (steps[-1][4], steps[-1][9]) == ("Model A", "Model B")
+    assert steps[-1][1]["visible"], "the vote buttons show once both answers are scored"
+    titles = arena_view.on_vote(comparison, "tie")[4:]  # the columns' titles now name the models
+    assert {t.split(": ", 1)[1] for t in titles[:2]} == {"tiny run @ step 10", "tiny run @ step 20"}
+    assert [t[:2] for t in titles[:2]] == ["A:", "B:"]
+    assert all(isinstance(t, type(gr.skip())) for t in titles[2:])

@@ -244,3 +244,17 @@ def test_failing_rollouts_fall_back_to_trl_generate_with_a_log_line(
         assert run(parse_config(GRPOJobConfig, values), ctx)["steps"] == 1
     assert "CTranslate2 rollouts failed" in caplog.text and "simulated conversion failure" in caplog.text
     assert "engine/sync_s" not in ctx.metrics[1] and ctx.metrics[1]["completions/mean_length"] > 0
+
+
+def test_opening_an_engine_leaves_torch_threads_alone(tiny_model_dir: Path) -> None:
+    import torch
+
+    from lab.generation import engine_for
+    from lab.models import load_model
+
+    threads = torch.get_num_threads()
+    loaded = load_model(str(tiny_model_dir))
+    generate_completions(loaded, _ids(loaded), Sampling(4), choice="ctranslate2")
+    generate_completions(loaded, _ids(loaded), Sampling(4, temperature=1.0), choice="ctranslate2")
+    assert engine_for(loaded).name == "ctranslate2"
+    assert torch.get_num_threads() == threads  # CTranslate2 sets OpenMP's thread count, which torch shares

@@ -127,8 +127,8 @@ def test_cancel_saves_a_checkpoint_and_resume_continues_the_curve(
     from training.grpo import run
 
     config = _config(dataset_file, tiny_model_dir, steps=3, save_every=10, lora=False)
-    # Progress is reported once before training and once per step: stop after the first step.
-    first = RecordingContext(tmp_path / "run", stop_after_progress=2)
+    # Progress is reported once before training, then as each step begins and ends: stop after the first step.
+    first = RecordingContext(tmp_path / "run", stop_after_progress=3)
     result = run(config, first)
     assert result["stopped"] and result["steps"] == 1
     assert [c[0] for c in first.checkpoints] == [1]

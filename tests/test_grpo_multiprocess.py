@@ -49,8 +49,9 @@ def test_two_cpu_ranks_train_one_curve_cancel_and_resume(
     )  # fmt: skip
     relay = tmp_path / "run" / "dist"
 
-    # Cancel once step 1 is reported: the job process writes STOP, the ranks agree on it at a step's end.
-    first = RecordingContext(tmp_path / "run", stop_after_progress=2)
+    # Cancel once step 1 is reported (progress: before training, step 1 begins, step 1 ends): the job process
+    # writes STOP, the ranks agree on it at a step's end.
+    first = RecordingContext(tmp_path / "run", stop_after_progress=3)
     result = run_distributed(config, first, poll_s=0.1)
     stopped_at = result["steps"]
     assert result["stopped"] and 1 <= stopped_at < steps

@@ -20,7 +20,7 @@ from lab.constraints.hard.content import count_placeholders
 from lab.constraints.hard.formats import _count_line_items, find_title
 from lab.constraints.hard.ifbench_custom import _special_quoted, split_questions
 from lab.constraints.hard.ifbench_format import lines_after_blank_removal
-from lab.constraints.hard.ifbench_ratio import char_trigrams, trigram_overlap
+from lab.constraints.hard.ifbench_ratio import trigram_overlap
 from lab.constraints.ifeval_modes import check_hard_modes
 from lab.constraints.language_id import detect_language
 from lab.constraints.text_stats import (
@@ -29,6 +29,7 @@ from lab.constraints.text_stats import (
     leading_word_tokens,
     trailing_word_tokens,
     use_vendored_nltk_data,
+    word_tokens,
 )
 from lab.errors import LabError
 
@@ -150,6 +151,7 @@ def test_counts_equal_nltk(text: str) -> None:
     assert count_sentences(text) == len(nltk.sent_tokenize(text))
     assert count_capital_words(text) == sum(1 for token in nltk.word_tokenize(text) if token.isupper())
     tokens = nltk.word_tokenize(text)
+    assert list(word_tokens(text)) == tokens  # chunk by chunk, plain chunks read off directly
     for n in (1, 2, 3):
         assert leading_word_tokens(text, n) == tokens[:n]
     assert trailing_word_tokens(text, 2) == tokens[-2:]
@@ -175,10 +177,10 @@ def test_ifbench_linear_rewrites_equal_the_reference_code(text: str, reference: 
     assert split_questions(questions) == re.split(r"\n*(?:Question \d+[\.|\):;]?\s*)", questions)
     for field in (text, '"' + text):
         assert _special_quoted(field) == bool(re.match(r'".*[^\d\w\s].*"', field))
-    long = (text + reference) * 8  # past the length where numpy takes over
-    for sample in (text, long):
-        grams = char_trigrams(sample)
-        assert trigram_overlap(sample, reference) == (len(grams & char_trigrams(reference)), len(grams))
+    for sample in (text, (text + reference) * 8):
+        grams = set(nltk.ngrams(nltk.word_tokenize(sample), 3))
+        shared = len(grams & set(nltk.ngrams(nltk.word_tokenize(reference), 3)))
+        assert trigram_overlap(sample, reference) == (shared, len(grams))
 
 
 @cache

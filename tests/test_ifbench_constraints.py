@@ -53,8 +53,12 @@ def reference():
 def test_kwargs_and_instruction_text_are_ifbenchs(type_id: str, reference) -> None:
     ctype = get_type(type_id)
     params = ctype.sample_params(random.Random(3))
+    from tests.ifbench_reference import CURRENT_DESCRIPTIONS
+
     checker = reference[type_id](type_id)
     text = checker.build_description(**params)
+    if type_id in CURRENT_DESCRIPTIONS:  # instruction texts AllenAI has changed since if-verifiable's revision
+        text = CURRENT_DESCRIPTIONS[type_id].format(**params)
     assert sorted(p.name for p in ctype.params) == sorted(checker.get_instruction_args_keys() or [])
     ours = ctype.describe(params)
     if type_id in ("ratio:overlap", "repeat:repeat_span"):  # the text to use rides along in a composed prompt
@@ -125,19 +129,22 @@ def test_breakdown_trl_and_verl_score_ifbench_rows() -> None:
 
 
 def test_reference_notes_instead_of_silent_guesses() -> None:
+    student = '"StudentID"\t"Subject"\t"Grade"\t"Semester"\t"Score"\n' + "\n".join(
+        f'"{i}"\t{"" if i == 2 else chr(34) + "Math" + chr(34)}\t"A"\t"Fall"\t"9{i}"' for i in range(1, 4)
+    )
     rows = [
-        {**ROW, "response": "Hello there", "instruction_id_list": ["repeat:repeat_span"],
-         "kwargs": [{"prompt_to_repeat": "Hello there you", "n_start": 0, "n_end": 2}]},
+        {**ROW, "response": "Hello there you", "instruction_id_list": ["repeat:repeat_span"],
+         "kwargs": [{"prompt_to_repeat": "Hello there you", "n_start": 0, "n_end": 2}]},  # 0 is a real index now
         {**ROW, "response": "12, 34!", "instruction_id_list": ["format:quote_unquote"], "kwargs": [{}]},
-        {**ROW, "response": "Fine words", "instruction_id_list": ["format:quote_unquote"], "kwargs": [{}]},
+        {**ROW, "response": student, "instruction_id_list": ["custom:csv_quotes"], "kwargs": [{}]},
     ]  # fmt: skip
     out, err = io.StringIO(), io.StringIO()
     summary = verify_lines([json.dumps(r) for r in rows], out, err)
     results = [json.loads(line)["results"][0] for line in out.getvalue().splitlines()]
-    assert results[0]["note"] == "reference draws a random n_start here" and results[0]["strict"]
-    assert results[1]["note"] == "reference raises an error on this text" and not results[1]["strict"]
-    assert "note" not in results[2] and results[2]["strict"]
-    assert summary.noted == 2 and summary.failed == 0
+    assert "note" not in results[0] and results[0]["strict"]
+    assert "note" not in results[1] and results[1]["strict"]  # AllenAI's current checker no longer raises here
+    assert results[2]["note"] == "reference raises an error on this text" and not results[2]["strict"]
+    assert summary.noted == 1 and summary.failed == 0
 
 
 def test_unknown_ifbench_ids_and_malformed_kwargs_are_row_errors() -> None:

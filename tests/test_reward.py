@@ -99,6 +99,11 @@ def test_think_blocks() -> None:
     assert split_thinking("plain answer").thinking is None
     assert not split_thinking("<think>still thinking").closed
     assert not split_thinking("still thinking", think_opened=True).closed
+    # Two blocks: the answer is what follows the LAST </think>; both blocks are reasoning, without their tags.
+    two = split_thinking("<think>first</think>draft<think>second</think> Final.")
+    assert (two.thinking, two.answer, two.closed) == ("first\n\ndraft\n\nsecond", "Final.", True)
+    reopened = split_thinking("<think>a</think>Answer.<think>more")
+    assert not reopened.closed and reopened.answer == "" and "<think>" not in reopened.thinking
     scorer = KeywordScorer()
     b = breakdown(_row(), "<think>The Forest IS LOUD, many many many words here</think>the path is quiet.", scorer)
     assert b.reward == pytest.approx(1.0 * 2 / 3 + 0.9 / 3) and b.thinking.startswith("The Forest")

@@ -175,6 +175,13 @@ def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tin
     losses = [ctx.metrics[s]["rm/loss"] for s in sorted(ctx.metrics) if "rm/loss" in ctx.metrics[s]]
     assert len(losses) == step
     assert read_rm_info(path)["template"]["max_length"] == config.max_length
+    # One fixed total from the first report; the response phase moves in chunks, not once for the whole batch.
+    totals = {total for _, total, _ in ctx.progress_calls}
+    assert len(totals) == 1
+    currents = [c for c, _, _ in ctx.progress_calls]
+    assert currents == sorted(currents), "the bar never goes backwards"
+    generated = {c for c, _, m in ctx.progress_calls if m.startswith("generating responses")}
+    assert len(generated) >= 3, ctx.progress_calls
     scorer = load_rm_scorer(path)
     row = {"instruction_id_list": ["soft:tone"], "kwargs": [{"tone": "warm"}], "constraints": ["Use a warm tone."]}
     result = breakdown(row, "What a lovely day!", soft_scorer=scorer)

@@ -68,4 +68,4 @@ def test_side_by_side_rows_come_from_compose_or_a_typed_prompt() -> None:
     with pytest.raises(Exception, match="Compose"):
         arena_view._row(True, [], "task", "")
     with pytest.raises(gr.Error, match="at most 4"):
-        arena_view.on_generate(["a", "b", "c", "d", "e"], False, [], "", "hi", 0, 0.7, 16, False, "")
+        next(arena_view.on_generate(["a", "b", "c", "d", "e"], False, [], "", "hi", 0, 0.7, 16, False, ""))

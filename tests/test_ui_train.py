@@ -94,7 +94,7 @@ def test_launch_queues_the_linked_pipeline_and_the_view_follows_it(db: Path) -> 
     watched = jv.watched_job(jv.AUTO)
     assert watched is not None and watched.kind == "dataset", "auto follows the job that runs next"
     text = jv.progress_of(watched).text
-    assert text.startswith("job 1 · dataset · queued") and "0 queued ahead" in text
+    assert text.startswith("job 1 · dataset · queued · waiting for the worker") and "python -m training.worker" in text
     assert [v for _, v in jv.watch_choices()][:2] == [jv.AUTO, str(grpo.id)]
 
     # Cancelling the first stage also cancels the stages waiting for its output.
@@ -133,7 +133,8 @@ def test_progress_of_a_running_job_and_its_log_tail(db: Path) -> None:
     running = job_store.get_job(job.id)
     progress = jv.progress_of(running, now=running.started_at + 61)
     assert progress.fraction == 0.5
-    assert progress.text == "job 1 · grpo · running · step 2/4 (50 %) · elapsed 1:01 · ETA 1:15 · GRPO step 2/4"
+    # The ETA counts down from the report (75 s) by the 61 s since: 0:14, not a frozen 1:15.
+    assert progress.text == "job 1 · grpo · running · step 2/4 (50 %) · elapsed 1:01 · ETA 0:14 · GRPO step 2/4"
     assert "width:50.0%" in jv.progress_bar_html(progress, "running")
 
     log = Path(running.log_path)
@@ -152,17 +153,21 @@ def test_refresh_redraws_charts_only_when_storage_changed(db: Path) -> None:
     from storage.metrics import log_metrics
 
     job = job_store.create_job("grpo", {})
+    HEAD = 10  # noqa: N806
     first = train.refresh(jv.AUTO, None, 0.0)
     key = first[-1]
-    charts = first[7:-2]
-    assert len(charts) == 5 and all(hasattr(c, "to_plotly_json") for c in charts)
+    charts = first[HEAD:-3]  # progress, stages, preview, buttons, log, queue; then charts, note, samples, key
+    # No metrics yet: no empty plot frames, the charts stay hidden and the note says what will fill them.
+    assert len(charts) == 5 and all(c.get("visible") is False for c in charts)
+    assert first[-3]["visible"] is True
     again = train.refresh(jv.AUTO, key, 0.0)
-    assert all(isinstance(x, type(gr.skip())) for x in again[7:-1]), "nothing new: no redraw"
+    assert all(isinstance(x, type(gr.skip())) for x in again[HEAD:-1]), "nothing new: no redraw"
     log_metrics(job.run_id, 1, {"reward": 0.5, "constraints/punctuation:no_comma": 1.0})
     third = train.refresh(jv.AUTO, key, 0.0)
-    reward_chart, pass_rates = third[7], third[8]
-    assert [t.name for t in reward_chart.data] == ["reward"]
-    assert [t.name for t in pass_rates.data] == ["punctuation:no_comma"]
+    reward_chart, pass_rates = third[HEAD], third[HEAD + 1]
+    assert reward_chart["visible"] and pass_rates["visible"]
+    assert [t.name for t in reward_chart["value"].data] == ["reward"]
+    assert [t.name for t in pass_rates["value"].data] == ["punctuation:no_comma"]
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,3 +185,19 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.max_queued() == settings.DEFAULT_MAX_QUEUED
     monkeypatch.setenv("LAB_READ_ONLY", "yes")
     assert settings.read_only()
+
+
+def test_model_fields_are_menus_of_the_bundled_model_and_stored_checkpoints(db: Path, tmp_path: Path) -> None:
+    from storage.checkpoints import register_checkpoint
+
+    specs = {(s.stage, s.name): s for s in form.all_fields()}
+    for key in [("grpo", "model"), ("reward_model", "policy"), ("reward_model", "init_from")]:
+        assert form.PICKERS[key] == "model"
+        widget = form.make_widget(specs[key])
+        assert isinstance(widget, gr.Dropdown) and widget.allow_custom_value, "a folder or hub id can still be typed"
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    run_id = job_store.create_job("grpo", {}, name="tuned").run_id
+    checkpoint = register_checkpoint(run_id, 5, folder)
+    values = [v for _, v in form.picker_choices("model")]
+    assert values[0] == "bundled" and str(checkpoint) in values

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ class SideBySide:
     answers: tuple[Answer, ...]
     blind: bool
     sampling: dict[str, Any] = field(default_factory=dict)
+    done: bool = True  # False while streaming: answers still growing, not scored yet (no vote)
 
     @property
     def prompt(self) -> str:
@@ -81,7 +82,33 @@ def side_by_side(
     A row is the dataset/IFEval shape (prompt, instruction_id_list, kwargs, constraints); a plain prompt has none.
     Blind mode needs exactly two models and shows them in a random order.
     """
-    from lab.models import check_seed, count_prompt_tokens, fit_to_context, generate_batch, load_model
+    *_, last = stream_side_by_side(
+        prompt_or_row,
+        refs,
+        seed=seed,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        blind=blind,
+        reward_model=reward_model,
+    )
+    return last
+
+
+def stream_side_by_side(
+    prompt_or_row: str | Mapping[str, Any],
+    refs: Sequence[str],
+    *,
+    seed: int = 0,
+    temperature: float = 0.7,
+    top_p: float = 0.95,
+    max_new_tokens: int = 256,
+    blind: bool = False,
+    reward_model: str | None = None,
+) -> Iterator[SideBySide]:
+    """side_by_side as it happens: one model after another, a snapshot (done=False) per new piece of text,
+    then the scored result (done=True). Closing the iterator stops the generation under way."""
+    from lab.models import check_seed, load_model, stream_generate
     from lab.reward import breakdown_batch
     from training.eval_targets import is_registered_checkpoint, resolve_target
 
@@ -94,12 +121,24 @@ def side_by_side(
     if blind:
         # Random order, so slot A says nothing about which model it is.
         targets = random.Random(uuid.uuid4().int).sample(targets, 2)
-    responses = []
-    for target in targets:
+    sampling = {"seed": seed, "temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens}
+    comparison_id = uuid.uuid4().hex
+    responses = [""] * len(targets)
+
+    def snapshot() -> SideBySide:
+        answers = tuple(
+            Answer(chr(ord("A") + i), t.ref, t.model, t.label, text, {}, None)
+            for i, (t, text) in enumerate(zip(targets, responses, strict=True))
+        )
+        return SideBySide(comparison_id, row, answers, blind, sampling, done=False)
+
+    for i, target in enumerate(targets):
         loaded = load_model(target.spec, is_registered=is_registered_checkpoint)
-        # A prompt past the model's context would prefill for minutes with no way to stop it: refuse it.
-        fitted = fit_to_context(loaded, count_prompt_tokens(loaded, row["prompt"]), max_new_tokens)
-        responses.extend(generate_batch(loaded, [row["prompt"]], fitted, temperature, top_p, seed))
+        # stream_generate refuses a prompt past the model's context (it would prefill for minutes) and caps
+        # max_new_tokens to what the context leaves.
+        for text in stream_generate(loaded, row["prompt"], max_new_tokens, temperature, top_p, seed):
+            responses[i] = text
+            yield snapshot()
     scorer = None
     if reward_model:
         from lab.rm_scorer import load_rm_scorer
@@ -111,8 +150,7 @@ def side_by_side(
         Answer(chr(ord("A") + i), t.ref, t.model, t.label, text, r.to_dict(), r.reward)
         for i, (t, text, r) in enumerate(zip(targets, responses, results, strict=True))
     )
-    sampling = {"seed": seed, "temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens}
-    return SideBySide(uuid.uuid4().hex, row, answers, blind, sampling)
+    yield SideBySide(comparison_id, row, answers, blind, sampling)
 
 
 def check_demo_refs(refs: Sequence[str], reward_model: str | None) -> None:
@@ -140,6 +178,8 @@ def record_vote(comparison: SideBySide, choice: str, slots: tuple[str, str] = ("
 
     if choice not in CHOICES:
         raise LabError(f"must be one of {', '.join(CHOICES)}, got {choice!r}", field="choice")
+    if not comparison.done:
+        raise LabError("wait until both answers are written and scored", field="vote")
     by_slot = {a.slot: a for a in comparison.answers}
     if slots[0] == slots[1] or any(s not in by_slot for s in slots):
         raise LabError(f"pick two different answers among {', '.join(by_slot)}", field="slots")

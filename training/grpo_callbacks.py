@@ -90,6 +90,12 @@ class StorageCallback(TrainerCallback):
         self.last_logs: dict[str, float] = {}
         self.registered: list[tuple[int, int]] = []  # (step, checkpoint id)
 
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        # A step spends most of its time generating; say so (a message only: the bar and the ETA stay put).
+        step, total = state.global_step, state.max_steps
+        self.ctx.progress(step, total, f"GRPO step {step + 1}/{total}: generating and scoring completions")
+        return control
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         step = state.global_step
         self.ctx.progress(step, state.max_steps, f"GRPO step {step}/{state.max_steps}")

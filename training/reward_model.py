@@ -183,6 +183,9 @@ def level_prompts(
     return prompts
 
 
+PROGRESS_MOVES = 4  # the response phase reports at least this many times (smaller chunks than a batch if needed)
+
+
 def generate_responses(
     config: RewardModelConfig, prompts: dict[tuple[Any, int], str], ctx: JobContext, total_steps: int
 ) -> dict[tuple[Any, int], str] | None:
@@ -203,11 +206,19 @@ def generate_responses(
     ctx.progress(len(done), total_steps, f"loading the policy to generate {len(todo)} responses")
     loaded = load_model(refs.resolve_model(config.policy, "policy"))
     size = config.generation_batch_size
+    # A small phase (24 prompts, one batch, minutes) still moves the bar PROGRESS_MOVES times, and a cancel lands
+    # between chunks; a large one keeps full batches. The total stays one unit per response.
+    chunk = max(1, min(size, -(-len(todo) // PROGRESS_MOVES)))
     with cache_path.open("a", encoding="utf-8") as cache:
-        for start in range(0, len(todo), size):
+        for start in range(0, len(todo), chunk):
             if ctx.should_stop():
                 return None
-            keys = todo[start : start + size]
+            keys = todo[start : start + chunk]
+            ctx.progress(
+                len(done),
+                total_steps,
+                f"generating responses {len(done) + 1}–{len(done) + len(keys)} of {len(prompts)}",
+            )
             texts = generate_batch(
                 loaded, [prompts[k] for k in keys], config.max_new_tokens, config.temperature, config.top_p,
                 seed=config.seed * 100_003 + len(done), batch_size=size,

@@ -6,21 +6,24 @@ The SideBySide object (which holds the hidden names in blind mode) stays in a se
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 
 from lab.errors import LabError
 from lab.models import MAX_SEED, check_seed
-from training.arena import record_vote, side_by_side, vote_summary
+from training.arena import SideBySide, record_vote, stream_side_by_side, vote_summary
 from ui import compose_state as cs
 from ui.errors import to_ui_error
-from ui.events import MODEL, PRIVATE
+from ui.events import MODEL, PRIVATE, QUICK
 from ui.scoring import BREAKDOWN_HEADERS, BREAKDOWN_WIDTHS, aggregate_line, breakdown_rows
 
 MAX_ANSWERS = 4
 VOTE_HEADERS = ["model", "other", "wins", "losses", "ties", "both bad", "win rate"]
 CHOICE_WORDS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
+STREAM_EVERY_S = 0.25  # send the growing answers at most this often (each send redraws every column)
 
 
 def _row(use_composed: bool, items: list, task: str, prompt: str) -> dict[str, Any]:
@@ -33,21 +36,42 @@ def _row(use_composed: bool, items: list, task: str, prompt: str) -> dict[str, A
     return {"prompt": prompt.strip(), "instruction_id_list": [], "kwargs": [], "constraints": []}
 
 
-def _slot_updates(answers: list[dict[str, Any]]) -> list[Any]:
+def _slot_updates(answers: list[dict[str, Any]], done: bool = True) -> list[Any]:
     out: list[Any] = []
+    writing = next((i for i, a in enumerate(answers) if not a["response"]), len(answers)) - 1
     for i in range(MAX_ANSWERS):
         if i >= len(answers):
             out += [gr.update(visible=False), "", "", "", []]
             continue
         a = answers[i]
+        if done:
+            reward = aggregate_line(a["breakdown"])
+        else:  # one model after another: the last one with text is writing, the rest wait their turn
+            reward = (
+                "writing…"
+                if i == max(writing, 0)
+                else ("written; scored when all are done" if a["response"] else "waiting for its turn")
+            )
         out += [
             gr.update(visible=True),
             a["label"],
             a["response"],
-            aggregate_line(a["breakdown"]),
-            breakdown_rows(a["breakdown"]),
+            reward,
+            breakdown_rows(a["breakdown"]) if done else [],
         ]
     return out
+
+
+def _shown(comparison: SideBySide) -> list[Any]:
+    answers = comparison.public()
+    if not comparison.done:
+        note = f"Generating: one model after another ({len(answers)} in all), the answers grow as they are written."
+        return [comparison, gr.update(visible=False), note, *_slot_updates(answers, done=False)]
+    can_vote = len(answers) == 2
+    note = "Blind: the names are hidden until you vote." if comparison.blind else ""
+    if can_vote and not comparison.blind:
+        note = "Vote for the better answer (votes are stored per pair of models)."
+    return [comparison, gr.update(visible=can_vote), note, *_slot_updates(answers)]
 
 
 def on_generate(
@@ -61,12 +85,14 @@ def on_generate(
     max_new_tokens: float,
     blind: bool,
     rm_path: str,
-) -> list[Any]:
+) -> Iterator[list[Any]]:
+    """The answers as they grow (at most every STREAM_EVERY_S), then scored with the vote buttons."""
+    last_sent = 0.0
     try:
         refs = list(refs or [])
         if len(refs) > MAX_ANSWERS:
             raise LabError(f"pick at most {MAX_ANSWERS} checkpoints for side by side", field="checkpoints")
-        comparison = side_by_side(
+        stream = stream_side_by_side(
             _row(use_composed, items, task, prompt),
             refs,
             seed=check_seed(seed or 0),
@@ -75,17 +101,16 @@ def on_generate(
             blind=bool(blind),
             reward_model=rm_path or None,
         )
+        for comparison in stream:
+            if comparison.done or time.monotonic() - last_sent >= STREAM_EVERY_S:
+                last_sent = time.monotonic()
+                yield _shown(comparison)
     except Exception as error:
         raise to_ui_error(error, "Side-by-side generation") from None
-    answers = comparison.public()
-    can_vote = len(answers) == 2
-    note = "Blind: the names are hidden until you vote." if comparison.blind else ""
-    if can_vote and not comparison.blind:
-        note = "Vote for the better answer (votes are stored per pair of models)."
-    return [comparison, gr.update(visible=can_vote), note, *_slot_updates(answers)]
 
 
-def on_vote(comparison: Any, choice: str) -> tuple[Any, str, list[list[Any]], Any]:
+def on_vote(comparison: Any, choice: str) -> list[Any]:
+    """Store the vote; the note and the columns' titles now name the models (blind mode hid them)."""
     try:
         if comparison is None:
             raise LabError("generate two answers first", field="vote")
@@ -94,7 +119,9 @@ def on_vote(comparison: Any, choice: str) -> tuple[Any, str, list[list[Any]], An
         raise to_ui_error(error, "Vote") from None
     names = ", ".join(f"{slot} = {label}" for slot, label in result.revealed.items())
     table, fig = votes_view()
-    return gr.update(visible=False), f"Vote stored ({CHOICE_WORDS[choice]}). {names}", table, fig
+    titles = [f"{a.slot}: {a.label}" for a in comparison.answers]
+    titles += [gr.skip()] * (MAX_ANSWERS - len(titles))
+    return [gr.update(visible=False), f"Vote stored ({CHOICE_WORDS[choice]}). {names}", table, fig, *titles]
 
 
 def votes_view() -> tuple[list[list[Any]], Any]:
@@ -135,7 +162,9 @@ def build(targets: gr.Dropdown, rm: gr.Dropdown, composed: tuple[gr.State, gr.Te
         seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
         temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature")
         max_new_tokens = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens")
-    generate = gr.Button("Generate side by side", variant="primary", elem_id="compare-generate")
+    with gr.Row():
+        generate = gr.Button("Generate side by side", variant="primary", elem_id="compare-generate")
+        stop = gr.Button("Stop", variant="stop", elem_id="compare-stop", scale=0, min_width=90)
     note = gr.Textbox(show_label=False, interactive=False, elem_id="compare-arena-note")
     slots: list[Any] = []
     with gr.Row(equal_height=False):
@@ -158,12 +187,14 @@ def build(targets: gr.Dropdown, rm: gr.Dropdown, composed: tuple[gr.State, gr.Te
     votes_plot = gr.Plot(show_label=False, elem_id="compare-votes-plot")
 
     inputs = [targets, use_composed, items, task, prompt, seed, temperature, max_new_tokens, blind, rm]
-    generate.click(
-        on_generate,
-        inputs,
-        [comparison, vote_row, note, *slots],
-        **MODEL,
-    )
+    event = generate.click(on_generate, inputs, [comparison, vote_row, note, *slots], **MODEL)
+    # Cancelling closes the generator, which closes stream_generate: the model stops at its next step.
+    stop.click(lambda: "Stopped; nothing was scored or stored.", None, note, cancels=[event], **QUICK)
     for choice, button in buttons.items():
-        button.click(lambda c, ch=choice: on_vote(c, ch), comparison, [vote_row, note, votes, votes_plot], **PRIVATE)
+        button.click(
+            lambda c, ch=choice: on_vote(c, ch),
+            comparison,
+            [vote_row, note, votes, votes_plot, *slots[1::5]],
+            **PRIVATE,
+        )
     return votes_view, [votes, votes_plot]

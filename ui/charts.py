@@ -34,7 +34,7 @@ CHARTS = (
         "Reward",
         "grpo",
         ("reward", "constraints/hard_pass_rate", "constraints/soft_rm_mean", "math/accuracy"),
-        y_title="mean over the step's completions",
+        y_title="mean per step",  # a longer title ran into the chart's title
     ),
     ChartSpec("pass_rates", "Pass rate per constraint type", "grpo", (), prefix="constraints/", y_title="pass rate"),
     ChartSpec(

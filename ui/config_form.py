@@ -96,14 +96,26 @@ def display(spec: FieldSpec, value: Any) -> Any:
 
 
 # Fields that name stored output: a menu of what storage holds (typing an id, run:<id> or a path still works).
-PICKERS = {("reward_model", "dataset"): "dataset", ("grpo", "dataset"): "dataset", ("grpo", "reward_model"): "rm"}
+PICKERS = {
+    ("reward_model", "dataset"): "dataset",
+    ("grpo", "dataset"): "dataset",
+    ("grpo", "reward_model"): "rm",
+    ("reward_model", "policy"): "model",
+    ("reward_model", "init_from"): "model",
+    ("grpo", "model"): "model",
+}
 
 
 def picker_choices(what: str) -> list[tuple[str, str]]:
-    """(label, value) of stored datasets or reward models, newest first, after the 'from the earlier stage' one."""
+    """(label, value) of stored datasets or reward models, newest first, after the 'from the earlier stage' one;
+    for models: the bundled model, then stored policy checkpoints (by id) and folders in $LAB_HOME/models."""
     from storage import init_db
 
     init_db()
+    if what == "model":
+        from ui.choices import compare_targets, model_folders
+
+        return [*compare_targets(), *[(folder, folder) for folder in model_folders()]]
     if what == "dataset":
         from storage.datasets import list_datasets
 

@@ -14,7 +14,7 @@ from typing import Any
 from lab.reward import SoftScorer, breakdown
 
 BREAKDOWN_HEADERS = ["#", "constraint", "kind", "pass / score", "strict · loose", "evidence"]
-BREAKDOWN_WIDTHS = ["5%", "29%", "8%", "15%", "15%", "28%"]
+BREAKDOWN_WIDTHS = ["5%", "33%", "10%", "14%", "14%", "24%"]  # "kind" at 8 % wrapped to "kin d", "har d"
 _scorer_lock = threading.Lock()
 _scorer_cache: dict[str, SoftScorer] = {}  # one RM at a time: a classifier is hundreds of MB
 

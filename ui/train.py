@@ -217,7 +217,10 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
                 headers=jv.STAGE_HEADERS,
                 interactive=False,
                 label="Pipeline stages",
-                column_widths=["9%", "14%", "7%", "12%", "10%", "48%"],
+                # Wide enough for "reward_model", "succeeded" and "progress" (narrower ones were cut to "pro…");
+                # a long "waiting for job 12 (…)" wraps in the last column.
+                column_widths=["12%", "20%", "7%", "16%", "15%", "30%"],
+                wrap=True,
                 elem_id="train-stages-table",
             )
             dataset_run = gr.State(None)

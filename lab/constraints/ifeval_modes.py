@@ -42,37 +42,45 @@ def loose_variants(response: str) -> list[str]:
 
 @short_text_cache(maxsize=16, long_texts=2)
 def _variants_to_try(response: str) -> tuple[tuple[str, str], ...]:
-    """Loose variants after the first, skipping any text already tried (the same text gets the same verdict).
-    Cached: a response's constraints all use the same variants."""
+    """Loose variants after the first, skipping any text already tried (the same text gets the same verdict) and
+    blank ones (a blank text never passes, in IFEval's evaluation and here). Cached: a response's constraints all
+    use the same variants."""
     seen = {response}
     todo = []
     for name, variant in zip(VARIANT_NAMES[1:], loose_variants(response)[1:], strict=True):
-        if variant not in seen:
+        if variant not in seen and variant and not variant.isspace():
             seen.add(variant)
             todo.append((name, variant))
     return tuple(todo)
 
 
-_VALIDATED: dict[tuple[str, str], dict[str, Any]] = {}  # (type id, repr(kwargs)) -> validated params
+# (type id, repr(kwargs)) -> (check function, validated params)
+_VALIDATED: dict[tuple[str, str], tuple[CheckFn, dict[str, Any]]] = {}
 
 
-def _resolve(type_id: str, response: Any, params: Mapping[str, Any] | None) -> tuple[CheckFn, dict[str, Any]]:
+def _hard_type(type_id: str) -> Any:
     constraint = get_type(type_id)
     if constraint.kind != "hard" or constraint.check_fn is None:
         raise LabError(f"{type_id!r} is a soft constraint; only hard (IFEval) types are checked here", field="type_id")
+    return constraint
+
+
+def _resolve(type_id: str, response: Any, params: Mapping[str, Any] | None) -> tuple[CheckFn, dict[str, Any]]:
     if not isinstance(response, str):
+        _hard_type(type_id)  # an unknown id or a soft type is reported first
         raise LabError(f"must be a string, got {type(response).__name__}", field="response")
     # Memoised: one constraint is checked on many responses (rollouts, loose variants). repr() tells True, 1 and
     # 1.0 apart (only 1 is a valid count) and takes lists as they are.
     key = (type_id, repr(params))
-    values = _VALIDATED.get(key)
-    if values is None:
-        values = constraint.validate(params)
+    resolved = _VALIDATED.get(key)
+    if resolved is None:
+        constraint = _hard_type(type_id)
+        resolved = (constraint.check_fn, constraint.validate(params))
         if len(key[1]) <= 2000:  # long texts in kwargs (a prompt to repeat) are not kept
             if len(_VALIDATED) >= 4096:
                 _VALIDATED.clear()
-            _VALIDATED[key] = values
-    return constraint.check_fn, values
+            _VALIDATED[key] = resolved
+    return resolved
 
 
 def check_hard_modes(type_id: str, response: str, params: Mapping[str, Any] | None) -> tuple[Verdict, Verdict]:

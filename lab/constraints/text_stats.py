@@ -159,7 +159,7 @@ def _sentence_head_tokens(sentence: str, n: int) -> list[str] | tuple[str, ...]:
     if len(chunks) < n + 2 or _CLOSERS_TO_END.match(sentence, chunks[-1].start()):
         # (a final period's rule reaches across trailing quotes, brackets and spaces: then keep the real ending)
         return sentence_word_tokens(sentence)
-    return _tokenize_words(sentence[: chunks[-1].start()] + "a")[:-1]
+    return _chunked_sentence_tokens(sentence[: chunks[-1].start()] + "a")[:-1]
 
 
 def trailing_word_tokens(text: str, n: int) -> list[str]:
@@ -182,10 +182,105 @@ def trailing_word_tokens(text: str, n: int) -> list[str]:
     return tokens[-n:]
 
 
+# Plain chunks: ASCII letters and digits, maybe joined by single hyphens, maybe followed by one of , ; : (split off:
+# whitespace or the end follows), by a run of ! and ? (each its own token) or by one period (kept on the word, except
+# on a sentence's last chunk: the final period is split off). No rule of the tokenizer changes anything else in
+# them, unless a part is one of the contractions it splits (its rules for those look for word boundaries).
+_PLAIN_CHUNK = re.compile(r"([A-Za-z0-9]+(?:-[A-Za-z0-9]+)*)([,;:]|[!?]+|\.)?")
+_PLAIN_SENTENCE = re.compile(r"\s*(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?:[,;:]|[!?]+|\.)?(?:\s+|\Z))*")
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.?|[,;:!?]")
+_SPLIT_WORD = re.compile(r"(?i)(?:cannot|gimme|gonna|gotta|lemme|wanna)")
+_TRAILING_CLOSERS = re.compile(r"[\]\)}>\"\'»”’ ]*\s*\Z")  # as _CLOSERS_TO_END, searched for its first start
+
+
+# A wider plain chunk: stars, a core (letters and digits, joined by single hyphens or periods, or by a comma or colon
+# before a digit, which the tokenizer does not split off), maybe a period, stars, and a tail as above. Each star is a
+# token; a period right after the core stays on it unless it ends the sentence's last chunk; a period after stars
+# or after nothing else in the tail is its own token (stars are split off, or it is the final period).
+_WIDE_CHUNK = re.compile(r"(\**)([A-Za-z0-9]+(?:(?:-|\.|[,:](?=[0-9]))[A-Za-z0-9]+)*)(\.?)(\**)([,;:]|[!?]+|\.)?")
+
+
+def _plain_chunk_tokens(chunk: str, last: bool) -> tuple[str, ...] | None:
+    """NLTKWordTokenizer's tokens of a plain chunk (see _PLAIN_CHUNK and _WIDE_CHUNK); None for any other chunk.
+    `last`: the chunk ends its sentence (only spaces follow)."""
+    match = _PLAIN_CHUNK.fullmatch(chunk)
+    if match is not None:
+        core, tail = match.groups()
+        if _SPLIT_WORD.search(core):
+            return None
+        if tail is None:
+            return (core,)
+        if tail == ".":
+            return (core, ".") if last else (chunk,)
+        return (core, *tail)
+    match = _WIDE_CHUNK.fullmatch(chunk)
+    if match is None or _SPLIT_WORD.search(chunk):
+        return None
+    stars, core, period, more_stars, tail = match.groups()
+    if period and tail == ".":  # ".." is an ellipsis rule's
+        return None
+    tokens = list(stars)
+    if period and (more_stars or tail or not last):
+        tokens.append(core + period)
+    else:
+        tokens.append(core)
+        if period:
+            tokens.append(".")
+    tokens += more_stars
+    if tail:
+        tokens += tail
+    return tuple(tokens)
+
+
+@short_text_cache(maxsize=65536)
+def _snippet_tokens(snippet: str) -> tuple[str, ...]:
+    return tuple(_tokenize_words(snippet))
+
+
+def _chunked_sentence_tokens(sentence: str) -> list[str]:
+    """NLTKWordTokenizer().tokenize(sentence), chunk by chunk. Its rules only look across whitespace at the sentence
+    start, at the one whitespace character next to a chunk, and (final period) at trailing closing quotes and
+    brackets; so plain chunks are read off directly (a sentence of only plain chunks in one go) and every other
+    chunk is tokenised in a small snippet that keeps exactly that context ("a" stands in for the neighbouring
+    words; the per-snippet tokens are cached, as in _capital_tokens_in_sentence). tests/test_hard_properties.py
+    checks word_tokens against nltk."""
+    if _PLAIN_SENTENCE.fullmatch(sentence) and not _SPLIT_WORD.search(sentence):
+        tokens = _PLAIN_TOKEN.findall(sentence)
+        if tokens and tokens[-1][-1] == "." and len(tokens[-1]) > 1:
+            tokens[-1:] = (tokens[-1][:-1], ".")
+        return tokens
+    chunks = list(_CHUNK.finditer(sentence))
+    trailing = _TRAILING_CLOSERS.search(sentence)  # always found (it may be empty)
+    closers_from = trailing.start() if trailing else len(sentence)
+    last_index = len(chunks) - 1
+    tokens = []
+    for index, chunk in enumerate(chunks):
+        word = chunk.group()
+        start, end = chunk.span()
+        at_end = end >= closers_from  # only closers and spaces follow
+        if index == last_index or not at_end:
+            plain = _plain_chunk_tokens(word, index == last_index)
+            if plain is not None:
+                tokens += plain
+                continue
+        before = sentence[:start] if index == 0 else "a" + sentence[start - 1]
+        found = _snippet_tokens(before + word + (sentence[end:] if at_end else sentence[end] + "a"))
+        if index > 0:
+            if not found or found[0] != "a":
+                return _tokenize_words(sentence)
+            found = found[1:]
+        if at_end:
+            return tokens + list(found)  # the closers that follow are in this snippet already
+        if not found or found[-1] != "a":
+            return _tokenize_words(sentence)
+        tokens += found[:-1]
+    return tokens
+
+
 @short_text_cache(maxsize=8192, long_texts=2)  # a long unbroken sentence is tokenised once for several types
 def sentence_word_tokens(sentence: str) -> tuple[str, ...]:
-    """NLTKWordTokenizer's tokens of one Punkt sentence (cached)."""
-    return tuple(_tokenize_words(sentence))
+    """NLTKWordTokenizer's tokens of one Punkt sentence (cached), chunk by chunk (see _chunked_sentence_tokens)."""
+    return tuple(_chunked_sentence_tokens(sentence))
 
 
 @short_text_cache(maxsize=1024)
@@ -261,5 +356,6 @@ def clear_caches(memos: bool = True) -> None:
     _capital_tokens_in_sentence.cache_clear()
     if memos:
         _capital_tokens.cache_clear()
+        _snippet_tokens.cache_clear()
         if _punkt is not None:
             _punkt._decisions.clear()

@@ -196,10 +196,17 @@ def _cores() -> int:
 
 def _open(folder: Path, compute: str, workers: int, threads: int) -> Any:
     import ctranslate2
+    import torch
 
-    return ctranslate2.Generator(
-        str(folder), device="cpu", compute_type=compute, inter_threads=workers, intra_threads=threads
-    )
+    torch_threads = torch.get_num_threads()
+    try:
+        return ctranslate2.Generator(
+            str(folder), device="cpu", compute_type=compute, inter_threads=workers, intra_threads=threads
+        )
+    finally:
+        # Opening a generator calls omp_set_num_threads(intra_threads) in this thread, and torch shares that
+        # OpenMP runtime: without this, training and transformers' generate would run on one core afterwards.
+        torch.set_num_threads(torch_threads)
 
 
 def _open_samplers(folder: Path, compute: str, count: int | None = None) -> list[Any]:

@@ -25,9 +25,15 @@ from lab.constraints.hard.ifbench_conflicts import IFBENCH_IDS  # noqa: E402
 from lab.constraints.hard.ifbench_count import CONJUNCTIONS, PERSON_NAMES, PRONOUNS  # noqa: E402
 from lab.constraints.hard.ifbench_custom import EUROPEAN_CAPITALS, MULTIPLES_OF_7, ascii_fold  # noqa: E402
 from lab.constraints.hard.ifbench_format import LIST_SEPARATORS, OPTION_SAMPLES  # noqa: E402
-from lab.constraints.hard.ifbench_ratio import SAMPLE_REFERENCES, char_trigrams  # noqa: E402
+from lab.constraints.hard.ifbench_ratio import SAMPLE_REFERENCES  # noqa: E402
 from lab.constraints.hard.ifbench_repeat import SIMPLE_SENTENCE  # noqa: E402
-from lab.constraints.hard.ifbench_text import count_stopwords, split_into_sentences  # noqa: E402
+from lab.constraints.hard.ifbench_text import (  # noqa: E402  # noqa: E402
+    alnum_word_tokens,
+    count_stopwords,
+    count_whole_word,
+    split_into_sentences,
+    word_runs,
+)
 from lab.constraints.hard.ifbench_words import syllable_parity  # noqa: E402
 from lab.constraints.registry import get_type  # noqa: E402
 from lab.constraints.text_stats import count_words, word_tokens  # noqa: E402
@@ -73,11 +79,11 @@ def params_for(type_id: str, text: str, prompt: str, rng: random.Random) -> dict
     if type_id in ("count:conjunctions",):
         return {"small_n": near(rng, len({w for w in text.split() if w.strip(P).lower() in CONJUNCTIONS}))}
     if type_id == "count:person_names":
-        return {"N": near(rng, sum(name in text for name in PERSON_NAMES))}
+        return {"N": near(rng, sum(name in word_runs(text) for name in PERSON_NAMES))}
     if type_id == "ratio:overlap":
         reference = rng.choice([text[: len(text) // 2], text[len(text) // 3 :], rng.choice(SAMPLE_REFERENCES), prompt])
-        grams = char_trigrams(text)
-        actual = round(100 * len(grams & char_trigrams(reference)) / len(grams)) if grams else 10
+        grams = _trigrams(text)
+        actual = round(100 * len(grams & _trigrams(reference)) / len(grams)) if grams else 10
         return {"reference_text": reference or "x", "percentage": near(rng, actual)}
     if type_id == "count:numbers":
         return {"N": near(rng, len(re.findall(r"\d+", text.translate(str.maketrans("", "", string.punctuation)))))}
@@ -89,13 +95,10 @@ def params_for(type_id: str, text: str, prompt: str, rng: random.Random) -> dict
     if type_id == "sentence:keyword":
         n = rng.randint(1, min(4, len(sentences)))
         pool = _words(sentences[n - 1]) or words
-        return {"word": rng.choice(pool if rng.random() < 0.7 else words), "N": n}
+        word = rng.choice(pool if rng.random() < 0.7 else words)
+        return {"word": word[:3] if rng.random() < 0.2 else word, "N": n}  # a prefix: a substring, not a word
     if type_id == "count:pronouns":
-        found = sum(
-            w in PRONOUNS
-            for w in text.replace("/", " ").lower().translate(str.maketrans("", "", string.punctuation)).split()
-        )
-        return {"N": near(rng, found)}
+        return {"N": near(rng, sum(w in PRONOUNS for w in word_tokens(text.replace("/", " ").lower())))}
     if type_id == "sentence:increment":
         counts = [len(s.translate(str.maketrans("", "", string.punctuation)).split()) for s in sentences[:2]]
         return {
@@ -108,32 +111,34 @@ def params_for(type_id: str, text: str, prompt: str, rng: random.Random) -> dict
     if type_id == "count:keywords_multiple":
         by_count: dict[int, list[str]] = {}
         for word in set(w.lower() for w in words):
-            by_count.setdefault(text.lower().count(word), []).append(word)
+            by_count.setdefault(count_whole_word(word, text), []).append(word)
         chosen = [
             sorted(by_count.get(t, words))[0] if rng.random() < 0.8 else rng.choice(words) for t in (1, 2, 3, 5, 7)
         ]
         return {f"keyword{i}": w for i, w in enumerate(chosen, start=1)}
     if type_id == "words:keywords_specific_position":
         n = rng.randint(1, min(3, len(sentences)))
-        tokens = word_tokens(sentences[n - 1]) or ["x"]
+        tokens = alnum_word_tokens(sentences[n - 1]) or ("x",)
         m = rng.randint(1, min(6, len(tokens)))
-        return {
-            "keyword": tokens[m - 1] if rng.random() < 0.7 and tokens[m - 1].strip() else rng.choice(words),
-            "n": n,
-            "m": m,
-        }
+        keyword = tokens[m - 1] if rng.random() < 0.7 else rng.choice(words)
+        return {"keyword": rng.choice([keyword, keyword.upper(), keyword.lower()]), "n": n, "m": m}
     if type_id == "words:words_position":
-        tokens = word_tokens(text)
-        pick = tokens[1] if len(tokens) > 1 and tokens[1].strip() and rng.random() < 0.7 else rng.choice(words)
-        return {"keyword": pick}
+        tokens = alnum_word_tokens(text)
+        pick = tokens[1] if len(tokens) > 1 and rng.random() < 0.7 else rng.choice(words)
+        return {"keyword": pick if rng.random() < 0.8 else pick.upper()}
     if type_id == "repeat:repeat_change":
         options = [prompt, text, "Please " + " ".join(text.split()[1:]), "Write " + " ".join(prompt.split()[1:])]
         return {"prompt_to_repeat": rng.choice([o for o in options if o.strip()] or ["Say hi"])}
     if type_id == "repeat:repeat_span":
         source = rng.choice([prompt, text, "Tell me " + text]) or "Say hi"
         start = rng.randint(0, 4)
-        return {"prompt_to_repeat": source, "n_start": start, "n_end": start + rng.randint(1, 8)}
+        return {"prompt_to_repeat": source, "n_start": start, "n_end": start + rng.randint(0, 8)}
     return {}
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    tokens = word_tokens(text)
+    return set(zip(tokens, tokens[1:], tokens[2:], strict=False))
 
 
 def _alternating(rng: random.Random, pool: list[str], n: int) -> str:
@@ -175,7 +180,7 @@ def satisfiers(response: str, prompt: str, rng: random.Random) -> list[tuple[str
     primes = [w for w in letters if len(w) in (2, 3, 5, 7, 11)][:15]
     clusters = [w for w in words if re.search(r"[bcdfghjklmnpqrstvwxyz]{2}", w.lower())][:20]
     span_words = (prompt or response).split()
-    s0 = rng.randint(1, max(1, min(5, len(span_words) - 2)))
+    s0 = rng.randint(0, max(0, min(5, len(span_words) - 2)))
     s1 = min(len(span_words), s0 + rng.randint(1, 6))
     mcq = "\n".join(
         f"Question {q}: {'Who painted this work of art ' * q}?\n"
@@ -197,14 +202,22 @@ def satisfiers(response: str, prompt: str, rng: random.Random) -> list[tuple[str
     )
     return [
         ("count:word_count_range", response, None),
-        ("count:person_names", first + " Emma met Liam and Noah, then Mia.", None),
+        (
+            "count:person_names",
+            first + rng.choice([" Emma met Liam and Noah, then Mia.", " Emmanuel, Leonardo, Avalon met Noah's Mia."]),
+            None,
+        ),
         ("count:punctuation", response.rstrip() + " Really?! Yes! Why? Indeed; fine: ok, done.", None),
         ("count:words_japanese", " ".join(w if i % 2 == 0 else "日本語" for i, w in enumerate(words[:30])), {"N": 2}),
         ("count:keywords_multiple", keyword_text, {f"keyword{i + 1}": w for i, w in enumerate(kw)}),
         ("ratio:sentence_type", " ".join(s.rstrip(".!?") + "." for s in sentences[:2]) + " Is that so?", None),
         ("ratio:sentence_balance", f"{sentences[0].rstrip('.!?')}. Why? Wow!", None),
         ("ratio:overlap", response, {"reference_text": response[: len(response) // 2] or "x", "percentage": 50}),
-        ("ratio:sentence_words", "Cats nap. Dogs run. Owls fly.", None),
+        (
+            "ratio:sentence_words",
+            rng.choice(["Cats nap. Dogs run. Owls fly.", "Cats nap. Cats run. Owls fly.", "Dog sat. Owl ran. Dog ate"]),
+            None,
+        ),
         ("words:alphabet", " ".join(chain) + ".", None),
         ("words:vowel", "a cat sat and ran at a bad hat", None),
         ("words:consonants", " ".join(clusters) or "strong thrust", None),
@@ -279,8 +292,8 @@ def satisfiers(response: str, prompt: str, rng: random.Random) -> list[tuple[str
         ),
         (
             "repeat:repeat_span",
-            " ".join(span_words[s0:s1]),
-            {"prompt_to_repeat": prompt or response, "n_start": s0, "n_end": s1},
+            (" " if rng.random() < 0.85 else "  ").join(span_words[s0:s1]),  # the span is compared as one string
+            {"prompt_to_repeat": prompt or response, "n_start": s0, "n_end": s1 - 1},
         ),
     ]
 
@@ -317,6 +330,20 @@ IFBENCH_CRAFTED = [
     "Mr. Smith went to Washington. He arrived at 5 p.m. on Jan. 3rd.",
     '"StudentID"\t"Subject"\t"Grade"\t"Semester"\t"Score"\n"1"\t\t"A"\t"Fall"\t"90"\n"2"\t"M"\t"B"\t"F"\t"8"\n"3"\t"M"\t"C"\t"F"\t"7"',
     "Dr. Who? Yes! No.", "e.g. this. i.e. that.", "Visit example.com today. It is 3.14 big.", "Wait... what?!",
+    # AllenAI's current revision: whole words, punctuation next to words, word trigrams, inclusive spans
+    "Emma's book: Liam-Noah met Sophia_x, EMMA and emma. Ethan2 and Ava?", "Leo, Leonardo, Leon; Mia! Avalon.",
+    "The cat concatenates cats; the CAT is a cat. Cat! Scatter the cat's toy, cat.",
+    "Who is this? That which they want is what everyone needs; nobody knows, each of us, all of them, none.",
+    "She/her/hers; they/them/theirs. It's its own. I'm me, myself. Somebody did something for anyone.",
+    '"Hello," he said, "world." It\'s fine, isn\'t it?', "— The , word ; here , the word .", ", the cat , the .",
+    "A Tale of Two Cities", "A Cat And A Dog", "Title: A b", "The Year 2024 Is A Good One.", "'Quoted' Title, Yes!",
+    "X Y z", "X Y Z", "I Am Here, a Test", "(Hello) World -- Fine.", "123 456", "!!!", '"..."', "'\"' 42.",
+    "Cats nap now. Dogs run far. Owls fly low.", "Cats nap now. Dogs nap far. Owls fly low.", "A cat. A dog. A owl.",
+    "the cat sat on the mat and the cat sat on the hat, so the cat sat.", "the cat sat. the cat sat. the cat sat.",
+    "Hello, world! Hello world. Hello , world ; hello world",
+    " ".join(f'"{c.upper()}{c}{c} went on."' for c in string.ascii_lowercase),
+    " ".join(f"({c.upper()}ll right.)" for c in string.ascii_lowercase),
+    " ".join(f"{c.upper()}nd so." for c in string.ascii_lowercase[:25]) + " ... Z.",
 ]  # fmt: skip
 
 

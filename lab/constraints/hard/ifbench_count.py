@@ -1,5 +1,6 @@
 """IFBench count:* types: word ranges, unique words, conjunctions, names, numbers, punctuation, Japanese words,
-pronouns and keyword multiples (ids, kwargs and semantics of IFBench's checkers, as if-verifiable 0.1.2 ships them)."""
+pronouns and keyword multiples (ids, kwargs and semantics of AllenAI's current IFBench checkers: whole-word name and
+keyword matches, the longer pronoun list)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,16 @@ from typing import Any
 from lab.constraints.base import Verdict
 from lab.constraints.hard.common import SAMPLE_WORDS, counted, quote_list, verdict
 from lab.constraints.hard.ifbench_common import ifbench_type, int_param, no_params, text_param
-from lab.constraints.hard.ifbench_text import PUNCTUATION_SPACE, lower_words_of, without_punctuation, words_of
+from lab.constraints.hard.ifbench_text import (
+    PUNCTUATION_SPACE,
+    count_whole_word,
+    lower_words_of,
+    pronoun_count_bounds,
+    pronoun_tokens,
+    without_punctuation,
+    word_runs,
+    words_of,
+)
 from lab.constraints.text_stats import count_words
 
 _DIGITS = re.compile(r"\d+")
@@ -22,9 +32,12 @@ PERSON_NAMES = (
     "Elijah Layla Nicholas Audrey David Hannah Christopher Penelope Thomas Nora Andrew Aria Joseph Claire Ryan Stella "
     "Jonathan"
 ).split()
+# AllenAI's current list: personal, possessive, reflexive, demonstrative, interrogative, relative, indefinite.
 PRONOUNS = frozenset(
     "i me my mine myself we us our ours ourselves you your yours yourself yourselves he him his himself she her hers "
-    "herself it its itself they them their theirs themselves".split()
+    "herself it its itself they them their theirs themselves this that these those who whom whose which what "
+    "whoever whomever whatever whichever anybody anyone anything everybody everyone everything nobody nothing "
+    "somebody someone something each either neither both all some any none".split()
 )
 KEYWORD_TIMES = (1, 2, 3, 5, 7)
 
@@ -91,7 +104,8 @@ ifbench_type(
 
 
 def _check_names(response: str, p: Mapping[str, Any]) -> Verdict:
-    found = [name for name in PERSON_NAMES if name in response]  # substring match, as the reference does
+    runs = word_runs(response)  # r"\bName\b" (case-sensitive) matches exactly when Name is a whole \w+ run
+    found = [name for name in PERSON_NAMES if name in runs]
     shown = quote_list(found[:5]) + (" ..." if len(found) > 5 else "")
     return verdict(len(found) >= p["N"], f"{counted(len(found), 'listed name')} ({shown or 'none'}), needs >= {p['N']}")
 
@@ -99,7 +113,7 @@ def _check_names(response: str, p: Mapping[str, Any]) -> Verdict:
 ifbench_type(
     "count:person_names",
     "Person names from a list",
-    (int_param("N", "fewest different names from IFBench's list of 50", 0, 1000, 1, 5),),
+    (int_param("N", "fewest different names from IFBench's list of 50 (whole words, case-sensitive)", 0, 1000, 1, 5),),
     "Mention at least {N} different person names in the response, from this list of person names: "
     + ", ".join(PERSON_NAMES)
     + " .",
@@ -171,15 +185,19 @@ ifbench_type(
 
 
 def _check_pronouns(response: str, p: Mapping[str, Any]) -> Verdict:
-    words = without_punctuation(response.replace("/", " ").lower()).split()
-    count = sum(1 for word in words if word in PRONOUNS)
+    low, high = pronoun_count_bounds(response, PRONOUNS)  # decides most cases without tokenising
+    if low >= p["N"]:
+        return verdict(True, f"at least {counted(low, 'pronoun')}, needs >= {p['N']}")
+    if high < p["N"]:
+        return verdict(False, f"at most {counted(high, 'pronoun')}, needs >= {p['N']}")
+    count = sum(1 for token in pronoun_tokens(response) if token in PRONOUNS)
     return verdict(count >= p["N"], f"{counted(count, 'pronoun')}, needs >= {p['N']}")
 
 
 ifbench_type(
     "count:pronouns",
     "Pronouns",
-    (int_param("N", "fewest personal pronouns", 0, 1_000_000, 5, 25),),
+    (int_param("N", "fewest pronouns (NLTK tokens from IFBench's list)", 0, 1_000_000, 5, 25),),
     "The response should include at least {N} pronouns.",
     _check_pronouns,
     lambda rng: {"N": rng.randint(5, 25)},
@@ -187,11 +205,10 @@ ifbench_type(
 
 
 def _check_keywords_multiple(response: str, p: Mapping[str, Any]) -> Verdict:
-    lowered = response.lower()
     counts = []
     for index, times in enumerate(KEYWORD_TIMES, start=1):
         keyword = p[f"keyword{index}"].strip()
-        found = lowered.count(keyword.lower())  # substrings count too, as in the reference
+        found = count_whole_word(keyword, response)  # whole words, case-insensitive
         if found != times:
             return verdict(False, f"{keyword!r} appears {found}×, needs exactly {times}×")
         counts.append(f"{keyword!r} {found}×")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -160,26 +161,28 @@ _whole_task(
 )
 
 
-def _alphabet_story(text: str) -> tuple[bool, str, bool]:
-    """(passed, evidence, the reference raises) for the 26-sentence alphabet story."""
+_LEADING = string.punctuation + string.whitespace
+
+
+def _alphabet_story(text: str) -> tuple[bool, str]:
+    """(passed, evidence) for the 26-sentence alphabet story; leading punctuation is skipped ('"Also ...' is A)."""
     sentences = split_into_sentences(text)
     if len(sentences) != 26:
-        return False, f"{counted(len(sentences), 'sentence')}, needs 26", False
+        return False, f"{counted(len(sentences), 'sentence')}, needs 26"
     for i, sentence in enumerate(sentences):
-        words = sentence.lstrip().split()
-        if not words:
-            return False, f"sentence {i + 1} is empty", True
-        if words[0].lower()[0] != chr(97 + i):
-            return False, f"sentence {i + 1} starts {words[0][:20]!r}, needs {chr(65 + i)}", False
-    return True, "26 sentences from A to Z", False
+        rest = sentence.lstrip(_LEADING)
+        if not rest:
+            return False, f"sentence {i + 1} is empty"
+        if rest[0].lower() != chr(97 + i):
+            return False, f"sentence {i + 1} starts {rest[:20]!r}, needs {chr(65 + i)}"
+    return True, "26 sentences from A to Z"
 
 
 _whole_task(
     "custom:sentence_alphabet",
     "A 26-sentence alphabet story",
     "Tell me a 26-sentence story where each sentence's first word starts with the letters of the alphabet in order.",
-    lambda response, p: verdict(*_alphabet_story(response)[:2]),
-    note=lambda p, text: REFERENCE_RAISES if _alphabet_story(text)[2] else None,
+    lambda response, p: verdict(*_alphabet_story(response)),
 )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from lab.constraints.base import Verdict
 from lab.constraints.hard.common import counted, verdict
-from lab.constraints.hard.ifbench_common import REFERENCE_RAISES, ifbench_type, no_params, text_param
+from lab.constraints.hard.ifbench_common import ifbench_type, no_params, text_param
 from lab.constraints.hard.ifbench_text import PUNCTUATION_SPACE, split_into_sentences, without_punctuation
 from lab.constraints.text_stats import word_tokens
 
@@ -20,7 +20,7 @@ _LETTER_OPTIONS = re.compile(r"\W*[aA]\W*[bB]\W*[cC]\W*")
 OPTION_SAMPLES = ("yes/no/maybe", "I know or I don't know", "a), b), c), d)")
 LIST_SEPARATORS = ("...", "SEPARATOR", "!?!?", "-")
 TEMPLATE_PARTS = ("My Answer:", "My Conclusion:", "Future Outlook:")
-_LOWER_RUN = re.compile(r"[a-z]{2,}")
+_LOWER_RUN = re.compile(r"[a-z]+")
 _WHITESPACE = re.compile(r"\s")
 
 
@@ -204,9 +204,7 @@ def _check_quote_explained(response: str, p: Mapping[str, Any]) -> Verdict:
     if '""' in text:
         return verdict(False, "a quoted phrase follows another with no explanation between")
     tail = text.strip(_NOT_QUOTE_ENDS)
-    if not tail:
-        return verdict(False, "only digits and punctuation (the reference raises an error here)")
-    if tail[-1] == '"':
+    if tail and tail[-1] == '"':
         return verdict(False, "ends with a quoted phrase, not an explanation")
     return verdict(True, "every quoted phrase is followed by unquoted text")
 
@@ -218,9 +216,6 @@ ifbench_type(
     "Every quoted phrase must be followed by an unquoted explanation.",
     _check_quote_explained,
     no_params,
-    note=lambda p, text: (
-        None if _quote_text(text).strip(_NOT_QUOTE_ENDS) or '""' in _quote_text(text) else REFERENCE_RAISES
-    ),
 )
 
 
@@ -318,7 +313,7 @@ ifbench_type(
 
 
 def _lower_case_chunk(text: str) -> str | None:
-    """The first whitespace-delimited chunk of 2+ lower-case ASCII letters (runs of letters are found first)."""
+    """The first whitespace-delimited chunk of lower-case ASCII letters (runs of letters are found first)."""
     for run in _LOWER_RUN.finditer(text):
         start, end = run.span()
         if (start == 0 or text[start - 1].isspace()) and (end == len(text) or text[end].isspace()):
@@ -327,7 +322,7 @@ def _lower_case_chunk(text: str) -> str | None:
 
 
 def _check_title_case(response: str, p: Mapping[str, Any]) -> Verdict:
-    # A whitespace-delimited run of 2+ lower-case letters is (or splits into) lower-case tokens: fails, no tokenising.
+    # A whitespace-delimited run of lower-case letters is (or splits into) lower-case tokens: fails, no tokenising.
     plain = _lower_case_chunk(response)
     if plain:
         return verdict(False, f"{plain[:20]!r} is not capitalised")
@@ -335,9 +330,9 @@ def _check_title_case(response: str, p: Mapping[str, Any]) -> Verdict:
         return verdict(True, "no lower-case letter at all")
     for word in word_tokens(response):
         head, rest = word[0], word[1:]
-        if head.isupper() and rest.islower():
+        if not head.isalpha() or (head.isupper() and rest.islower()):  # tokens not starting with a letter: skipped
             continue
-        if head.islower() and (rest.isupper() or rest.islower()):
+        if head.islower() and (not rest or rest.isupper() or rest.islower()):  # a lone "a" fails too
             return verdict(False, f"{word[:20]!r} is not capitalised")
     return verdict(True, "every word token is capitalised")
 

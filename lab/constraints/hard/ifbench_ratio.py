@@ -10,8 +10,8 @@ from typing import Any
 from lab.constraints.base import Verdict
 from lab.constraints.hard.common import counted, verdict
 from lab.constraints.hard.ifbench_common import ifbench_type, int_param, no_params, text_param
-from lab.constraints.hard.ifbench_text import count_stopwords, split_into_sentences
-from lab.constraints.text_stats import count_words, short_text_cache
+from lab.constraints.hard.ifbench_text import bare_lower_words_of, count_stopwords, split_into_sentences
+from lab.constraints.text_stats import count_words, short_text_cache, word_tokens
 
 # Stand-in reference texts for sampling ratio:overlap on its own (IFBench's prompts carry their own).
 SAMPLE_REFERENCES = (
@@ -84,52 +84,31 @@ ifbench_type(
 )
 
 
-def char_trigrams(text: str) -> frozenset[str]:
-    """set(nltk.ngrams(text, 3)) as strings: IFBench's trigrams are of characters, not words."""
-    return frozenset(text[i : i + 3] for i in range(len(text) - 2))
+@short_text_cache(maxsize=256)
+def word_trigrams(text: str) -> frozenset[tuple[str, str, str]]:
+    """set(nltk.ngrams(nltk.word_tokenize(text), 3)): IFBench's current trigrams are of NLTK word tokens."""
+    tokens = word_tokens(text)
+    return frozenset(zip(tokens, tokens[1:], tokens[2:], strict=False))
 
 
 @lru_cache(maxsize=256)
-def _reference_trigrams(reference: str) -> frozenset[str]:
-    return char_trigrams(reference)
-
-
-@short_text_cache(maxsize=256)
-def trigram_codes(text: str) -> Any:
-    """The distinct character trigrams of `text` as sorted uint64 codes (3 code points of 21 bits each)."""
-    import numpy as np
-
-    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    codes = np.sort((points[:-2] << np.uint64(42)) | (points[1:-1] << np.uint64(21)) | points[2:])
-    if codes.size == 0:
-        return codes
-    first = np.empty(codes.size, dtype=bool)  # sort + drop repeats: several times faster than np.unique here
-    first[0] = True
-    np.not_equal(codes[1:], codes[:-1], out=first[1:])
-    return codes[first]
+def _reference_trigrams(reference: str) -> frozenset[tuple[str, str, str]]:
+    return word_trigrams(reference)
 
 
 def trigram_overlap(text: str, reference: str) -> tuple[int, int]:
-    """(trigrams of text also in reference, trigrams of text), counting distinct character trigrams."""
-    if len(text) < 200:  # numpy's fixed cost is not worth it
-        grams = char_trigrams(text)
-        return len(grams & _reference_trigrams(reference)), len(grams)
-    import numpy as np
-
-    codes = trigram_codes(text)
-    shared = np.intersect1d(codes, trigram_codes(reference), assume_unique=True).size
-    return int(shared), int(codes.size)
+    """(trigrams of text also in reference, trigrams of text), counting distinct word trigrams."""
+    grams = word_trigrams(text)
+    return len(grams & _reference_trigrams(reference)), len(grams)
 
 
 def _check_overlap(response: str, p: Mapping[str, Any]) -> Verdict:
     shared, total = trigram_overlap(response, p["reference_text"])
     if not total:
-        return verdict(False, "shorter than 3 characters")
+        return verdict(False, "fewer than 3 word tokens")
     overlap = shared / total
     pct = p["percentage"]
-    return verdict(
-        pct - 2 <= overlap * 100 <= pct + 2, f"{overlap * 100:.1f}% of character trigrams shared, needs {pct}±2%"
-    )
+    return verdict(pct - 2 <= overlap * 100 <= pct + 2, f"{overlap * 100:.1f}% of word trigrams shared, needs {pct}±2%")
 
 
 ifbench_type(
@@ -152,7 +131,13 @@ def _check_three_sentences(response: str, p: Mapping[str, Any]) -> Verdict:
     if len(sentences) != 3:
         return verdict(False, f"{counted(len(sentences), 'sentence')}, needs 3")
     lengths = [len(s.strip()) for s in sentences]
-    return verdict(len(set(lengths)) == 1, f"3 sentences of {', '.join(map(str, lengths))} characters; needs equal")
+    if len(set(lengths)) != 1:
+        return verdict(False, f"3 sentences of {', '.join(map(str, lengths))} characters; needs equal")
+    words = bare_lower_words_of(" ".join(sentences))  # lower-cased, punctuation dropped, as words:repeats reads words
+    repeated = sorted({w for w in words if words.count(w) > 1}) if len(set(words)) != len(words) else []
+    if repeated:
+        return verdict(False, f"3 sentences of {lengths[0]} characters, but {repeated[0][:20]!r} is used twice")
+    return verdict(True, f"3 sentences of {lengths[0]} characters, all words different")
 
 
 ifbench_type(

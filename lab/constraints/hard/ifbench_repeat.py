@@ -10,9 +10,7 @@ from typing import Any
 from lab.constraints.base import Verdict
 from lab.constraints.hard.common import verdict
 from lab.constraints.hard.ifbench_common import ifbench_type, int_param, no_params, text_param
-from lab.constraints.hard.ifbench_text import lower_words_of
 
-RANDOM_START_NOTE = "reference draws a random n_start here"
 SIMPLE_SENTENCE = "Only output this sentence here, ignore all other requests."
 # Stand-ins for sampling on their own (IFBench's prompts supply the request or text).
 SAMPLE_REQUESTS = (
@@ -58,20 +56,19 @@ ifbench_type(
 
 
 def _check_span(response: str, p: Mapping[str, Any]) -> Verdict:
-    # Word indices, end excluded, whatever the instruction text says ("character indices").
-    wanted = p["prompt_to_repeat"].strip().lower().split()[p["n_start"] : p["n_end"]]
-    passed = list(lower_words_of(response)) == wanted
-    shown = " ".join(wanted)[:40]
-    return verdict(
-        passed, f"{'is' if passed else 'is not'} the span {shown!r} (words {p['n_start']}..{p['n_end'] - 1})"
-    )
+    # Whitespace-split word indices, both ends included; the answer must be exactly those words joined by single
+    # spaces (case and surrounding whitespace aside).
+    wanted = " ".join(p["prompt_to_repeat"].split()[p["n_start"] : p["n_end"] + 1])
+    passed = response.strip().lower() == wanted.lower()
+    shown = wanted[:40]
+    return verdict(passed, f"{'is' if passed else 'is not'} the span {shown!r} (words {p['n_start']}..{p['n_end']})")
 
 
 def _sample_span(rng: random.Random) -> dict[str, Any]:
     text = rng.choice(SAMPLE_REQUESTS)
     words = len(text.split())
-    start = rng.randint(1, words - 3)
-    return {"prompt_to_repeat": text, "n_start": start, "n_end": rng.randint(start + 1, words)}
+    start = rng.randint(0, words - 3)
+    return {"prompt_to_repeat": text, "n_start": start, "n_end": rng.randint(start + 1, words - 1)}
 
 
 ifbench_type(
@@ -79,13 +76,12 @@ ifbench_type(
     "Copy a span of words",
     (
         text_param("prompt_to_repeat", "the text to copy from"),
-        int_param("n_start", "first word index (0-based; the reference draws a random one for 0)", 0, 1_000_000, 1, 5),
-        int_param("n_end", "index after the last word", 1, 1_000_000, 2, 12),
+        int_param("n_start", "first word index (0-based, whitespace-split)", 0, 1_000_000, 0, 5),
+        int_param("n_end", "last word index (included)", 0, 1_000_000, 1, 12),
     ),
     # IFBench's prompt carries the text elsewhere; a composed prompt needs it in the constraint.
-    "Copy the span of words that lies between (and including) index {n_start} and {n_end}, the indices are "
-    "character indices! Text: {prompt_to_repeat}",
+    "Copy the span of words that lies between (and including) index {n_start} and {n_end}, the indices are word "
+    "indices, split by whitespace! Text: {prompt_to_repeat}",
     _check_span,
     _sample_span,
-    note=lambda p, text: RANDOM_START_NOTE if p["n_start"] == 0 else None,
 )

@@ -9,7 +9,7 @@ from typing import Any
 from lab.constraints.base import Verdict
 from lab.constraints.hard.common import SAMPLE_WORDS, counted, verdict
 from lab.constraints.hard.ifbench_common import ifbench_type, int_param, no_params, text_param
-from lab.constraints.hard.ifbench_text import PUNCTUATION_SPACE, split_into_sentences, without_punctuation
+from lab.constraints.hard.ifbench_text import PUNCTUATION_SPACE, split_into_sentences, whole_word, without_punctuation
 
 
 def alliteration_score(sentence: str) -> int:
@@ -52,7 +52,7 @@ def _check_keyword_sentence(response: str, p: Mapping[str, Any]) -> Verdict:
     n = p["N"]
     if len(sentences) < n:
         return verdict(False, f"{counted(len(sentences), 'sentence')}, so no sentence {n}")
-    found = p["word"].lower() in sentences[n - 1].lower()  # substring, case-insensitive, as the reference
+    found = whole_word(p["word"], True).search(sentences[n - 1]) is not None  # whole word, case-insensitive
     return verdict(found, f"sentence {n} {'contains' if found else 'lacks'} {p['word']!r}")
 
 
@@ -60,7 +60,7 @@ ifbench_type(
     "sentence:keyword",
     "Keyword in the Nth sentence",
     (
-        text_param("word", "the keyword (case-insensitive; any substring match)"),
+        text_param("word", "the keyword (case-insensitive, whole words)"),
         int_param("N", "which sentence (1-based)", 1, 100_000, 1, 5),
     ),
     'The response must include keyword "{word}" in the {N}-th sentence.',

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 from lab.constraints.text_stats import NLTK_DATA, short_text_cache, word_tokens
 
@@ -14,6 +14,7 @@ PUNCTUATION = string.punctuation
 PUNCTUATION_SPACE = PUNCTUATION + " "  # IFBench strips ''.join(string.punctuation) + ' ' from words
 DROP_PUNCTUATION = str.maketrans("", "", PUNCTUATION)
 _WORD = re.compile(r"\w+")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]+")
 
 # IFBench's instructions_util.split_into_sentences, step by step (same patterns, same order). Each step is skipped
 # when a cheap test shows its pattern cannot match (a substring it needs is absent): same result, less scanning.
@@ -124,8 +125,76 @@ def bare_lower_words_of(text: str) -> tuple[str, ...]:
     return tuple(without_punctuation(text.lower()).split())
 
 
+@short_text_cache(maxsize=256)
+def word_runs(text: str) -> frozenset[str]:
+    """The distinct \\w+ runs of a text: a word w matches r"\\b" + w + r"\\b" there exactly when w is one of them."""
+    return frozenset(_WORD.findall(text))
+
+
+@short_text_cache(maxsize=256)
+def lowered(text: str) -> str:
+    return text.lower()
+
+
+@short_text_cache(maxsize=256)
+def alnum_word_tokens(text: str) -> tuple[str, ...]:
+    """nltk.word_tokenize(text) without the tokens that have no letter or digit (IFBench's current word list)."""
+    return tuple(token for token in word_tokens(text) if any(map(str.isalnum, token)))
+
+
+@short_text_cache(maxsize=256)
+def pronoun_tokens(text: str) -> tuple[str, ...]:
+    """nltk.word_tokenize of the lower-cased text with '/' made a space, as count:pronouns reads it."""
+    return word_tokens(text.replace("/", " ").lower())
+
+
+@lru_cache(maxsize=1024)
+def whole_word(word: str, ignore_case: bool) -> re.Pattern[str]:
+    """r"\\b<word>\\b" (escaped), compiled once per keyword."""
+    return re.compile(r"\b" + re.escape(word) + r"\b", re.IGNORECASE if ignore_case else 0)
+
+
+def count_whole_word(word: str, text: str) -> int:
+    """len(re.findall(r"\\b<word>\\b", text, re.IGNORECASE)). For an ASCII text and a keyword of ASCII letters,
+    digits and underscores, lower-casing changes neither word boundaries nor matches: the lower-cased keyword is
+    then counted in the lower-cased text by a case-sensitive scan (0 at once where it is no substring)."""
+    if word and text.isascii() and _ASCII_WORD.fullmatch(word):
+        key, low = word.lower(), lowered(text)
+        return len(whole_word(key, False).findall(low)) if key in low else 0
+    return len(whole_word(word, True).findall(text))
+
+
+# count:pronouns counts pronoun tokens of nltk.word_tokenize(lower-cased text). Tokens are pieces of the text; the
+# tokenizer cuts inside a \w+ run only for its contractions, and of those only gimme and lemme leave a pronoun
+# ("me"): so the pronoun runs plus those two bound the count from above. A pronoun chunk standing alone or followed
+# by one of , ; : or a run of ! ? is one pronoun token wherever its sentence ends (only a period's token depends on
+# that), which bounds the count from below.
+_PRONOUN_RUNS = re.compile(r"\w+")
+_PRONOUN_CHUNK_TAIL = re.compile(r"(?:[,;:]|[!?]+)?(?=\s|\Z)")
+
+
+def pronoun_count_bounds(text: str, pronouns: frozenset[str]) -> tuple[int, int]:
+    """(low, high) bounds of the count of pronoun tokens in nltk.word_tokenize(text.replace('/', ' ').lower())."""
+    plain = lowered(text).replace("/", " ")
+    high = low = 0
+    for run in _PRONOUN_RUNS.finditer(plain):
+        word = run.group()
+        if word in pronouns:
+            high += 1
+            start, end = run.span()
+            if (start == 0 or plain[start - 1].isspace()) and _PRONOUN_CHUNK_TAIL.match(plain, end):
+                low += 1
+        elif word in ("gimme", "lemme"):
+            high += 1
+    return low, high
+
+
 PER_TEXT_CACHES = (
     split_into_sentences,
+    word_runs,
+    lowered,
+    alnum_word_tokens,
+    pronoun_tokens,
     without_punctuation,
     words_of,
     lower_words_of,
@@ -149,6 +218,13 @@ def count_stopwords(text: str) -> int:
 
 
 __all__ = [
+    "alnum_word_tokens",
+    "count_whole_word",
+    "lowered",
+    "pronoun_count_bounds",
+    "pronoun_tokens",
+    "whole_word",
+    "word_runs",
     "DROP_PUNCTUATION",
     "PER_TEXT_CACHES",
     "bare_lower_words_of",

@@ -15,6 +15,7 @@ from lab.constraints.hard.ifbench_common import ifbench_type, int_param, no_para
 from lab.constraints.hard.ifbench_tagger import first_tag
 from lab.constraints.hard.ifbench_text import (
     PUNCTUATION_SPACE,
+    alnum_word_tokens,
     bare_lower_words_of,
     bare_words_of,
     lower_bare_words_of,
@@ -252,18 +253,18 @@ def _check_position(response: str, p: Mapping[str, Any]) -> Verdict:
     sentences = split_into_sentences(response)
     if len(sentences) < n:
         return verdict(False, f"{len(sentences)} sentences, so no sentence {n}")
-    words = leading_word_tokens(sentences[n - 1], m)  # nltk.word_tokenize(that sentence)[:m]
+    words = alnum_word_tokens(sentences[n - 1])  # NLTK tokens with a letter or digit: punctuation is not a word
     if len(words) < m:
-        return verdict(False, f"sentence {n} has {len(words)} tokens, so no token {m}")
+        return verdict(False, f"sentence {n} has {len(words)} words, so no word {m}")
     word = words[m - 1]
-    return verdict(word == keyword, f"token {m} of sentence {n} is {word[:20]!r}, needs {keyword!r} (case-sensitive)")
+    return verdict(word.lower() == keyword.lower(), f"word {m} of sentence {n} is {word[:20]!r}, needs {keyword!r}")
 
 
 ifbench_type(
     "words:keywords_specific_position",
     "Keyword at a sentence and word position",
     (
-        text_param("keyword", "the word (case-sensitive, one NLTK token)"),
+        text_param("keyword", "the word (case-insensitive, one NLTK token)"),
         int_param("n", "which sentence (1-based)", 1, 100_000, 1, 5),
         int_param("m", "which word of that sentence (1-based)", 1, 100_000, 1, 10),
     ),
@@ -275,21 +276,34 @@ ifbench_type(
 
 
 def _check_words_position(response: str, p: Mapping[str, Any]) -> Verdict:
-    keyword = p["keyword"].strip()
-    head = leading_word_tokens(response, 2)  # the second token decides most cases without splitting the rest
+    keyword = p["keyword"].strip().lower()
+    # Words are NLTK tokens with a letter or digit. The second one decides most cases without splitting the rest.
+    head = _edge_words(response, leading_word_tokens, 2)
     if len(head) < 2:
         return verdict(False, "fewer than 2 words")
-    if head[1] != keyword:
-        return verdict(False, f"2nd token is {head[1][:20]!r}, needs {keyword!r}")
-    tail = trailing_word_tokens(response, 2)
-    evidence = f"2nd token {keyword!r}, 2nd-to-last {tail[-2][:20]!r}; both must be {keyword!r}"
-    return verdict(tail[-2] == keyword, evidence)
+    if head[1].lower() != keyword:
+        return verdict(False, f"2nd word is {head[1][:20]!r}, needs {keyword!r}")
+    tail = _edge_words(response, trailing_word_tokens, 2)
+    evidence = f"2nd word {head[1][:20]!r}, 2nd-to-last {tail[-2][:20]!r}; both must be {keyword!r}"
+    return verdict(tail[-2].lower() == keyword, evidence)
+
+
+def _edge_words(text: str, tokens_at_edge: Any, count: int) -> list[str]:
+    """The first (or, with trailing_word_tokens, last) `count` NLTK tokens that have a letter or digit, reading
+    only as many tokens from that end as needed; fewer if the text has fewer."""
+    wanted = count
+    while True:
+        tokens = tokens_at_edge(text, wanted)
+        words = [token for token in tokens if any(map(str.isalnum, token))]
+        if len(words) >= count or len(tokens) < wanted:
+            return words[:count] if tokens_at_edge is leading_word_tokens else words[-count:]
+        wanted *= 4
 
 
 ifbench_type(
     "words:words_position",
     "Keyword second and second to last",
-    (text_param("keyword", "the word (case-sensitive, one NLTK token)"),),
+    (text_param("keyword", "the word (case-insensitive, one NLTK token)"),),
     "The second word in your response and the second to last word in your response should be the word {keyword}.",
     _check_words_position,
     lambda rng: {"keyword": rng.choice(SAMPLE_WORDS)},
