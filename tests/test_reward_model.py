@@ -156,8 +156,9 @@ def test_bad_reward_model_configs_are_refused(tmp_path: Path, tiny_model_dir: Pa
 def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tiny_model_dir: Path) -> None:
     from lab.reward import breakdown
     from lab.rm_scorer import load_rm_scorer, read_rm_info
-    from training.reward_model import RESPONSES_FILE, RewardModelConfig
+    from training.reward_model import RewardModelConfig
     from training.reward_model import run as run_rm
+    from training.rm_responses import RESPONSES_FILE
 
     config = parse_config(
         RewardModelConfig,

@@ -28,8 +28,8 @@ from training.rm_pairs import (
     steps_bound,
     usable_levels,
 )
+from training.rm_responses import answers_only, generate_responses, level_prompts
 
-RESPONSES_FILE = "rm_responses.jsonl"
 MAX_HARD_CHECK_PAIRS = 512  # the hard-verifier health check needs no more to be precise to a few points
 
 
@@ -159,90 +159,6 @@ def check_rm_dataset(rows: list[dict[str, Any]]) -> None:
             "build it with soft_ratio > 0 and curriculum: true",
             field="dataset",
         )
-
-
-# ---------------------------------------------------------------- responses o_0..o_n
-
-
-def level_prompts(
-    groups: dict[Any, dict[int, dict[str, Any]]], max_groups: int, seed: int
-) -> dict[tuple[Any, int], str]:
-    """The prompt of every (group, level) that takes part in a pair; level 0 is the bare task."""
-    ids = sorted(groups, key=str)
-    if max_groups and len(ids) > max_groups:
-        ids = sorted(random.Random(f"rm-groups:{seed}").sample(ids, max_groups), key=str)
-    prompts: dict[tuple[Any, int], str] = {}
-    for gid in ids:
-        levels = groups[gid]
-        usable = usable_levels(levels)
-        task = levels[usable[0]].get("task") if usable else None
-        if task:
-            prompts[(gid, 0)] = str(task).strip()
-        for k in usable:
-            prompts[(gid, k)] = levels[k]["prompt"]
-    return prompts
-
-
-PROGRESS_MOVES = 4  # the response phase reports at least this many times (smaller chunks than a batch if needed)
-
-
-def generate_responses(
-    config: RewardModelConfig, prompts: dict[tuple[Any, int], str], ctx: JobContext, total_steps: int
-) -> dict[tuple[Any, int], str] | None:
-    """Raw responses for every prompt, batched; finished batches are cached in the run folder for resumes."""
-    from lab.models import clear_model_cache, generate_batch, load_model
-
-    cache_path = Path(ctx.work_dir) / RESPONSES_FILE
-    done: dict[tuple[Any, int], str] = {}
-    if cache_path.is_file():
-        for line in cache_path.read_text(encoding="utf-8").splitlines():
-            item = json.loads(line)
-            key = (item["group_id"], int(item["level"]))
-            if prompts.get(key) == item["prompt"]:
-                done[key] = item["response"]
-    todo = [key for key in prompts if key not in done]
-    if not todo:
-        return done
-    ctx.progress(len(done), total_steps, f"loading the policy to generate {len(todo)} responses")
-    loaded = load_model(refs.resolve_model(config.policy, "policy"))
-    size = config.generation_batch_size
-    # A small phase (24 prompts, one batch, minutes) still moves the bar PROGRESS_MOVES times, and a cancel lands
-    # between chunks; a large one keeps full batches. The total stays one unit per response.
-    chunk = max(1, min(size, -(-len(todo) // PROGRESS_MOVES)))
-    with cache_path.open("a", encoding="utf-8") as cache:
-        for start in range(0, len(todo), chunk):
-            if ctx.should_stop():
-                return None
-            keys = todo[start : start + chunk]
-            ctx.progress(
-                len(done),
-                total_steps,
-                f"generating responses {len(done) + 1}–{len(done) + len(keys)} of {len(prompts)}",
-            )
-            texts = generate_batch(
-                loaded, [prompts[k] for k in keys], config.max_new_tokens, config.temperature, config.top_p,
-                seed=config.seed * 100_003 + len(done), batch_size=size,
-            )  # fmt: skip
-            for key, text in zip(keys, texts, strict=True):
-                done[key] = text
-                record = {"group_id": key[0], "level": key[1], "prompt": prompts[key], "response": text}
-                cache.write(json.dumps(record, ensure_ascii=False) + "\n")
-            cache.flush()
-            # One progress unit per response, so the bar moves with every batch on the same fixed total.
-            ctx.progress(len(done), total_steps, f"generated {len(done)}/{len(prompts)} responses")
-    clear_model_cache()  # the policy is not needed again; free its memory for the classifier
-    return done
-
-
-def answers_only(responses: dict[tuple[Any, int], str]) -> dict[tuple[Any, int], str | None]:
-    """The answer after a closed think block (the RM never sees reasoning); None for a format failure."""
-    from lab.reward import split_thinking
-
-    out: dict[tuple[Any, int], str | None] = {}
-    for key, text in responses.items():
-        split = split_thinking(text or "")
-        out[key] = split.answer if split.closed and split.answer.strip() else None
-    return out
 
 
 # ---------------------------------------------------------------- the classifier

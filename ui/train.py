@@ -286,11 +286,12 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
     tab.select(lambda c: (watch_menu(c), gr.Timer(active=True)), watch, [watch, timer], **QUICK)
     picker_widgets = [w for w, s in zip(widgets, specs, strict=True) if (s.stage, s.name) in form.PICKERS]
 
-    def fill_pickers(*values: Any) -> list[Any]:
+    def fill_pickers() -> list[Any]:
+        # Choices only: sending the values back would overwrite what the user typed while this was in flight.
         kinds = [form.PICKERS[(s.stage, s.name)] for s in specs if (s.stage, s.name) in form.PICKERS]
-        return [gr.update(choices=form.picker_choices(k), value=v) for k, v in zip(kinds, values, strict=True)]
+        return [gr.update(choices=form.picker_choices(k)) for k in kinds]
 
-    gr.on([demo.load, tab.select], fill_pickers, picker_widgets, picker_widgets, **QUICK)
+    gr.on([demo.load, tab.select], fill_pickers, None, picker_widgets, **QUICK)
     return TrainHandles(timer, preview, dataset_run)
 
 

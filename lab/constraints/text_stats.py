@@ -190,7 +190,16 @@ _PLAIN_CHUNK = re.compile(r"([A-Za-z0-9]+(?:-[A-Za-z0-9]+)*)([,;:]|[!?]+|\.)?")
 _PLAIN_SENTENCE = re.compile(r"\s*(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?:[,;:]|[!?]+|\.)?(?:\s+|\Z))*")
 _PLAIN_TOKEN = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.?|[,;:!?]")
 _SPLIT_WORD = re.compile(r"(?i)(?:cannot|gimme|gonna|gotta|lemme|wanna)")
-_TRAILING_CLOSERS = re.compile(r"[\]\)}>\"\'»”’ ]*\s*\Z")  # as _CLOSERS_TO_END, searched for its first start
+_CLOSERS = frozenset("])}>\"'»”’ ")  # _CLOSERS_TO_END's class
+
+
+def _closers_start(text: str) -> int:
+    """The first index from which _CLOSERS_TO_END matches (closers and spaces, then whitespace, to the end), found
+    from the right in linear time (a regex search would retry every position of a long run of spaces)."""
+    start = len(text.rstrip())
+    while start and text[start - 1] in _CLOSERS:
+        start -= 1
+    return start
 
 
 # A wider plain chunk: stars, a core (letters and digits, joined by single hyphens or periods, or by a comma or colon
@@ -250,8 +259,7 @@ def _chunked_sentence_tokens(sentence: str) -> list[str]:
             tokens[-1:] = (tokens[-1][:-1], ".")
         return tokens
     chunks = list(_CHUNK.finditer(sentence))
-    trailing = _TRAILING_CLOSERS.search(sentence)  # always found (it may be empty)
-    closers_from = trailing.start() if trailing else len(sentence)
+    closers_from = _closers_start(sentence)
     last_index = len(chunks) - 1
     tokens = []
     for index, chunk in enumerate(chunks):

@@ -1,5 +1,5 @@
 """Hard constraint types: IFEval's 25 (same ids, kwargs and check semantics as Google's reference) and IFBench's 58
-test types (family "ifbench": AllenAI's ids and kwargs, checked as if-verifiable 0.1.2's copy of its checkers).
+test types (family "ifbench": AllenAI's ids and kwargs, checked as AllenAI's current IFBench checkers do).
 
 Importing this package registers them; `CONFLICTS` maps each IFEval id to the ids it must not be combined with,
 `IFBENCH_CONFLICTS` each IFBench id.

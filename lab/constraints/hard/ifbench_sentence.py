@@ -9,7 +9,12 @@ from typing import Any
 from lab.constraints.base import Verdict
 from lab.constraints.hard.common import SAMPLE_WORDS, counted, verdict
 from lab.constraints.hard.ifbench_common import ifbench_type, int_param, no_params, text_param
-from lab.constraints.hard.ifbench_text import PUNCTUATION_SPACE, split_into_sentences, whole_word, without_punctuation
+from lab.constraints.hard.ifbench_text import (
+    PUNCTUATION_SPACE,
+    count_whole_word,
+    split_into_sentences,
+    without_punctuation,
+)
 
 
 def alliteration_score(sentence: str) -> int:
@@ -52,7 +57,7 @@ def _check_keyword_sentence(response: str, p: Mapping[str, Any]) -> Verdict:
     n = p["N"]
     if len(sentences) < n:
         return verdict(False, f"{counted(len(sentences), 'sentence')}, so no sentence {n}")
-    found = whole_word(p["word"], True).search(sentences[n - 1]) is not None  # whole word, case-insensitive
+    found = count_whole_word(p["word"], sentences[n - 1], first_only=True) > 0  # whole word, case-insensitive
     return verdict(found, f"sentence {n} {'contains' if found else 'lacks'} {p['word']!r}")
 
 

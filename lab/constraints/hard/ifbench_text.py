@@ -154,14 +154,38 @@ def whole_word(word: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(r"\b" + re.escape(word) + r"\b", re.IGNORECASE if ignore_case else 0)
 
 
-def count_whole_word(word: str, text: str) -> int:
-    """len(re.findall(r"\\b<word>\\b", text, re.IGNORECASE)). For an ASCII text and a keyword of ASCII letters,
-    digits and underscores, lower-casing changes neither word boundaries nor matches: the lower-cased keyword is
-    then counted in the lower-cased text by a case-sensitive scan (0 at once where it is no substring)."""
+_ASCII_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_")
+
+
+def _ascii_whole_words(key: str, low: str, first_only: bool) -> int:
+    """re.findall(r"\\b<key>\\b", low) counted with str.find: leftmost matches, each followed by a search after it
+    (the regex's order), a match needing no word character on either side (\\w is [A-Za-z0-9_] in ASCII)."""
+    count = position = 0
+    size = len(key)
+    while (index := low.find(key, position)) != -1:
+        end = index + size
+        if (index == 0 or low[index - 1] not in _ASCII_WORD_CHARS) and (
+            end == len(low) or low[end] not in _ASCII_WORD_CHARS
+        ):
+            count += 1
+            if first_only:
+                break
+            position = end
+        else:
+            position = index + 1
+    return count
+
+
+def count_whole_word(word: str, text: str, first_only: bool = False) -> int:
+    """len(re.findall(r"\\b<word>\\b", text, re.IGNORECASE)) (with first_only: 1 if there is a match, else 0).
+    For an ASCII text and a keyword of ASCII letters, digits and underscores, lower-casing changes neither word
+    boundaries nor matches: the lower-cased keyword is then found in the lower-cased text without a regex."""
     if word and text.isascii() and _ASCII_WORD.fullmatch(word):
-        key, low = word.lower(), lowered(text)
-        return len(whole_word(key, False).findall(low)) if key in low else 0
-    return len(whole_word(word, True).findall(text))
+        return _ascii_whole_words(word.lower(), lowered(text), first_only)
+    pattern = whole_word(word, True)
+    if first_only:
+        return int(pattern.search(text) is not None)
+    return len(pattern.findall(text))
 
 
 # count:pronouns counts pronoun tokens of nltk.word_tokenize(lower-cased text). Tokens are pieces of the text; the

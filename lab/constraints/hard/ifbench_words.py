@@ -169,12 +169,14 @@ def syllable_parity(word: str) -> int:
 
 
 def _check_syllables(response: str, p: Mapping[str, Any]) -> Verdict:
-    words = [w for w in lower_bare_words_of(response) if w.strip()]
-    parities = [syllable_parity(w) for w in words]
-    for i in range(len(parities) - 1):
-        if parities[i] == parities[i + 1]:
-            kind = "odd" if parities[i] else "even"
-            return verdict(False, f"{words[i][:20]!r} and {words[i + 1][:20]!r} both have an {kind} syllable count")
+    words = lower_bare_words_of(response)  # (str.split() words are never blank)
+    previous = -1
+    for i, word in enumerate(words):  # syllables counted only up to the first pair that does not alternate
+        parity = syllable_parity(word)
+        if parity == previous:
+            kind = "odd" if parity else "even"
+            return verdict(False, f"{words[i - 1][:20]!r} and {word[:20]!r} both have an {kind} syllable count")
+        previous = parity
     return verdict(True, f"{len(words)} words alternate odd/even syllables")
 
 
