@@ -149,7 +149,8 @@ def test_cancel_ends_cancelled_within_the_grace_period_keeping_results(db, worke
 def test_cancel_of_a_generate_job_keeps_its_batches(db, generate_config, worker_processes) -> None:
     grace = 20.0
     job = submit_job("generate", generate_config)
-    worker_processes(LAB_CANCEL_GRACE_S=str(grace))
+    # Plain transformers: the CTranslate2 engine answers all 60 one-prompt batches before a cancel can land.
+    worker_processes(LAB_CANCEL_GRACE_S=str(grace), LAB_GENERATION_ENGINE="transformers")
     _job_process_pid(job.id)
     wait_for(lambda: samples.count_samples(job.run_id) >= 3, 60, "a few finished batches")
     cancel_job(job.id)
