@@ -255,9 +255,10 @@ def train(config: GRPOJobConfig, ctx: JobContext) -> dict[str, Any]:
     trainer._save_checkpoint = save_named
     resume = resume_checkpoint(ctx, output_dir)
     # Steps after the checkpoint are trained again: their rows from the killed attempt must not stay beside.
-    ctx.resume_from(int(resume.name.split("-")[-1]) if resume is not None else 0)
+    resumed_step = int(resume.name.split("-")[-1]) if resume is not None else 0
+    ctx.resume_from(resumed_step)
     if resume is not None:
-        ctx.progress(int(resume.name.split("-")[-1]), config.steps, f"resuming from {resume.name}")
+        ctx.progress(resumed_step, config.steps, f"resuming from {resume.name}")
     from training.grpo_callbacks import stop_mid_step
 
     with stop_mid_step(trainer, ctx.should_stop, callback):

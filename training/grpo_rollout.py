@@ -9,13 +9,11 @@ failure logs a line and hands this and every later step to TRL's own transformer
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-ROLLOUT_COMPUTE = "float32"  # LAB_GENERATION_COMPUTE_TYPE=int8_float32 samples from an int8 copy of the policy
 _SEED_STRIDE = 1_000_003  # distinct sampling seeds per (seed, step), the same again when a step is redone on resume
 
 
@@ -26,7 +24,6 @@ class EngineRollout:
         self.engine: Any = None
         self.synced_step: int | None = None
         self.failed = False
-        self.sync_seconds: list[float] = []
 
     def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, Any]:
         prompt_ids, images, fields = trainer._tokenize_prompts(prompts)
@@ -41,15 +38,17 @@ class EngineRollout:
 
     def _rollout(self, prompt_ids: list[list[int]], trainer: Any) -> dict[str, Any]:
         from lab.generation import Sampling
-        from lab.generation.ct2_engine import COMPUTE_ENV, CTranslate2Engine
+        from lab.generation.ct2_engine import CTranslate2Engine, compute_type
 
+        if getattr(trainer, "min_p", None):  # before the weight sync: nothing to convert for a step TRL takes over
+            raise NotImplementedError("min_p sampling has no CTranslate2 equivalent")
         step = int(trainer.state.global_step)
         policy = trainer.accelerator.unwrap_model(trainer.model)
         tokenizer = trainer.processing_class
         started = time.monotonic()
         if self.engine is None:
-            compute = os.environ.get(COMPUTE_ENV) or ROLLOUT_COMPUTE
-            self.engine = CTranslate2Engine.from_model(policy, tokenizer, list(trainer.eos_token_ids), compute)
+            # float32 unless LAB_GENERATION_COMPUTE_TYPE (e.g. int8_float32: an int8 copy of the policy)
+            self.engine = CTranslate2Engine.from_model(policy, tokenizer, list(trainer.eos_token_ids), compute_type())
         elif self.synced_step != step:
             self.engine.reload_from(policy, tokenizer)
         self.synced_step = step
@@ -62,13 +61,10 @@ class EngineRollout:
             repetition_penalty=float(trainer.repetition_penalty or 1.0),
             seed=(int(trainer.args.seed) * _SEED_STRIDE + step) % 2**31,
         )
-        if getattr(trainer, "min_p", None):
-            raise NotImplementedError("min_p sampling has no CTranslate2 equivalent")
         completions = self.engine.generate(prompt_ids, sampling, batch_size=len(prompt_ids))
         done = time.monotonic()
         # TRL's own generation keeps the end token in the completion (its mask ends on it): so do we.
         completion_ids = [list(c.ids) + ([c.end_id] if c.stopped else []) for c in completions]
-        self.sync_seconds.append(synced - started)
         metrics = trainer._metrics["train" if trainer.model.training else "eval"]
         metrics["engine/sync_s"].append(synced - started)
         metrics["engine/generate_s"].append(done - synced)

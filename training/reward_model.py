@@ -323,17 +323,17 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     dataset_path = refs.resolve_dataset(config.dataset)
     rows = refs.read_rows(dataset_path)
     check_rm_dataset(rows)
-    prompts = level_prompts(group_rows(rows), config.max_groups, config.seed)
+    groups = group_rows(rows)
+    prompts = level_prompts(groups, config.max_groups, config.seed)
     # A fixed total from the start (the bar never goes backwards): one unit per response, the most training steps
     # the soft pairs can give (two pairs per soft c_k, all of them trained on), one unit for scoring.
     n_gen = len(prompts)
-    span = steps_bound(group_rows(rows), prompts, config.batch_size, config.epochs, lambda t: get_type(t).kind)
+    span = steps_bound(groups, prompts, config.batch_size, config.epochs, lambda t: get_type(t).kind)
     total = n_gen + span + 1
     ctx.progress(0, total, f"generating {len(prompts)} responses")
     responses = generate_responses(config, prompts, ctx, total)
     if responses is None:
         return {"stopped": "during generation", "responses": len(prompts)}
-    groups = group_rows(rows)
     pairs = build_pairs(groups, answers_only(responses), kind_of=lambda t: get_type(t).kind)
     soft = [p for p in pairs if p.kind == "soft"]
     hard = [p for p in pairs if p.kind == "hard"]

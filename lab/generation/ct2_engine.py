@@ -53,7 +53,6 @@ class CTranslate2Engine:
         self._samplers: list[Any] | None = None  # when set: their random state is not used yet
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True) if owned else None
         self._lora_buffers: dict[str, Any] = {}
-        self.last_sync_s = 0.0
 
     @classmethod
     def for_loaded(cls, loaded: Any) -> CTranslate2Engine:
@@ -96,8 +95,7 @@ class CTranslate2Engine:
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(folder), True)
         if old_cleanup is not None:
             old_cleanup()
-        self.last_sync_s = time.monotonic() - started
-        return self.last_sync_s
+        return time.monotonic() - started
 
     # ------------------------------------------------------------------ generation
 
