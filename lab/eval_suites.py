@@ -321,16 +321,7 @@ def heldout_if_suite(
                 rng, rng.choice(sizes), soft_ratio=1.0 if kind == "soft" else 0.0, task=task, include=include
             )
             row = row_for(task, constraints, group_id=f"{part}-{i}", source=HELDOUT_IF)
-            items.append(
-                EvalItem(
-                    key=f"{part}-{i:04d}",
-                    part=part,
-                    prompt=row["prompt"],
-                    instruction_id_list=tuple(row["instruction_id_list"]),
-                    kwargs=tuple(row["kwargs"]),
-                    constraints=tuple(row["constraints"]),
-                )
-            )
+            items.append(_row_item(f"{part}-{i:04d}", part, row))
     return EvalSuite(
         name=HELDOUT_IF,
         items=tuple(items),
@@ -354,6 +345,18 @@ def math_probe_suite(n: int = MATH_PROBLEMS, seed: int = SUITE_SEED) -> EvalSuit
         description=f"{n} generated math word problems (probe split), exact boxed answer, seed {seed}",
         meta={"seed": seed},
         domain=MATH,
+    )
+
+
+def _row_item(key: str, part: str, row: Mapping[str, Any]) -> EvalItem:
+    """An eval item from a row_for() training row."""
+    return EvalItem(
+        key=key,
+        part=part,
+        prompt=row["prompt"],
+        instruction_id_list=tuple(row["instruction_id_list"]),
+        kwargs=tuple(row["kwargs"]),
+        constraints=tuple(row["constraints"]),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.eval_domains import OUT_OF_DOMAIN, family_of
-from lab.eval_suites import HELDOUT_OOD, OOD_PROMPTS, SUITE_SEED, EvalItem, EvalSuite, _rng, _task_text
+from lab.eval_suites import HELDOUT_OOD, OOD_PROMPTS, SUITE_SEED, EvalSuite, _rng, _row_item, _task_text
 
 
 def heldout_ood_suite(prompts: int = OOD_PROMPTS, seed: int = SUITE_SEED) -> EvalSuite:
@@ -37,16 +37,7 @@ def heldout_ood_suite(prompts: int = OOD_PROMPTS, seed: int = SUITE_SEED) -> Eva
         # Every type leads prompts in turn, so each gets a per-type row (some fit no other type, so come alone).
         constraints = _with_anchor(rng, anchors[i % len(anchors)], rng.choice((1, 2, 3)), task, include)
         row = row_for(task, constraints, group_id=f"ood-{i}", source=HELDOUT_OOD)
-        items.append(
-            EvalItem(
-                key=f"ood-{i:04d}",
-                part="hard",
-                prompt=row["prompt"],
-                instruction_id_list=tuple(row["instruction_id_list"]),
-                kwargs=tuple(row["kwargs"]),
-                constraints=tuple(row["constraints"]),
-            )
-        )
+        items.append(_row_item(f"ood-{i:04d}", "hard", row))
     return EvalSuite(
         name=HELDOUT_OOD,
         items=tuple(items),

@@ -67,6 +67,17 @@ def verdict(passed: bool, evidence: str) -> Verdict:
     return Verdict(passed, 1.0 if passed else 0.0, evidence)
 
 
+def non_blank(check: Callable[[str, Mapping[str, Any]], Verdict]) -> Callable[[str, Mapping[str, Any]], Verdict]:
+    """`check`, except that an empty or all-whitespace response fails (empty_verdict) without being checked."""
+
+    def checked(response: str, values: Mapping[str, Any]) -> Verdict:
+        if not response or response.isspace():  # i.e. not response.strip(), without copying
+            return empty_verdict()
+        return check(response, values)
+
+    return checked
+
+
 def hard_type(
     type_id: str,
     title: str,
@@ -78,12 +89,6 @@ def hard_type(
     validate_fn: Callable[[dict[str, Any]], None] | None = None,
 ) -> ConstraintType:
     """Build and register a hard type. Like IFEval's evaluation, an all-whitespace response never passes."""
-
-    def checked(response: str, values: Mapping[str, Any]) -> Verdict:
-        if not response or response.isspace():  # i.e. not response.strip(), without copying
-            return empty_verdict()
-        return check(response, values)
-
     return register(
         ConstraintType(
             id=type_id,
@@ -92,7 +97,7 @@ def hard_type(
             title=title,
             params=params,
             phrasings=phrasings,
-            check_fn=checked,
+            check_fn=non_blank(check),
             sample_fn=sample,
             format_fn=format_fn,
             conflicts=CONFLICTS[type_id],

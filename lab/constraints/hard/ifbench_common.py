@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lab.constraints.base import ConstraintType, Param, Verdict
-from lab.constraints.hard.common import empty_verdict
+from lab.constraints.hard.common import non_blank
 from lab.constraints.hard.ifbench_conflicts import IFBENCH_CONFLICTS
 from lab.constraints.registry import register
 
@@ -29,12 +29,6 @@ def ifbench_type(
 ) -> ConstraintType:
     """Build and register an IFBench hard type. `description` is IFBench's own instruction text (a str.format
     template over the params, or over format_fn's output); an all-whitespace response never passes."""
-
-    def checked(response: str, values: Mapping[str, Any]) -> Verdict:
-        if not response or response.isspace():
-            return empty_verdict()
-        return check(response, values)
-
     if note is not None:
         _NOTES[type_id] = note
     return register(
@@ -45,7 +39,7 @@ def ifbench_type(
             title=title,
             params=params,
             phrasings=(description,),
-            check_fn=checked,
+            check_fn=non_blank(check),
             sample_fn=sample,
             format_fn=format_fn,
             conflicts=IFBENCH_CONFLICTS[type_id],
