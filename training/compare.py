@@ -204,10 +204,6 @@ def format_table(
     rows: Sequence[ComparisonRow], metrics: Sequence[str] = TABLE_METRICS
 ) -> tuple[list[str], list[list[str]]]:
     """Headers and text cells for a table widget: 'value [low, high]' and 'Δ +x.x [lo, hi]' in percent."""
-
-    def pct(x: float | None) -> str:
-        return "—" if x is None else f"{100 * x:.1f}"
-
     headers = ["model", "n"]
     for metric in metrics:
         headers += [metric, f"Δ {metric}"]
@@ -219,19 +215,30 @@ def format_table(
             if metric == "mean_tokens":
                 cells.append("—" if value is None else f"{value:.0f}")
             else:
-                interval = row.intervals.get(metric)
-                cells.append(pct(value) + (f" [{pct(interval[0])}, {pct(interval[1])}]" if interval else ""))
+                cells.append(value_cell(value, row.intervals.get(metric)))
             delta = row.deltas.get(metric)
             if row.is_baseline or delta is None:
                 cells.append("")
             elif metric == "mean_tokens":
                 cells.append(f"{delta:+.0f}")
             else:
-                interval = row.delta_intervals.get(metric)
-                text = f"{100 * delta:+.1f}"
-                cells.append(text + (f" [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]" if interval else ""))
+                cells.append(delta_cell(delta, row.delta_intervals.get(metric)))
         table.append(cells)
     return headers, table
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def value_cell(value: float | None, interval: Sequence[float] | None) -> str:
+    """'x.x [low, high]' in percent ('—' when absent)."""
+    return _pct(value) + (f" [{_pct(interval[0])}, {_pct(interval[1])}]" if interval else "")
+
+
+def delta_cell(delta: float, interval: Sequence[float] | None) -> str:
+    """'+x.x [lo, hi]' in percentage points."""
+    return f"{100 * delta:+.1f}" + (f" [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]" if interval else "")
 
 
 def headline_values(rows: Sequence[ComparisonRow]) -> list[HeadlineValue]:

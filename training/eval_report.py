@@ -12,6 +12,7 @@ import sys
 
 from lab.errors import LabError
 from lab.eval_suites import HELDOUT_OOD
+from lab.figures import HEADLINE_ORDER
 from training.compare import IF_SUITE, MATH_SUITE, comparison_table, format_table, tradeoff_data, type_deltas
 from training.ood_compare import DEFAULT_METRIC, domain_table, format_domain_table
 
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--domain-metric",
         default=DEFAULT_METRIC,
-        choices=("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose"),
+        choices=HEADLINE_ORDER,
         help=f"the number the domain table compares ({DEFAULT_METRIC})",
     )
     parser.add_argument("--baseline", help="model the deltas are against (default: the first)")

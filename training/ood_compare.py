@@ -13,7 +13,7 @@ from lab.errors import LabError
 from lab.eval_domains import IN_DOMAIN, MIXED, OUT_OF_DOMAIN, domain_of_suite_name
 from lab.eval_suites import HELDOUT_IF, HELDOUT_OOD
 from lab.figures import HEADLINE_ORDER, DomainValue
-from training.compare import ComparisonRow, comparison_table
+from training.compare import ComparisonRow, comparison_table, delta_cell, value_cell
 
 DEFAULT_METRIC = "instruction_loose"  # the trade-off view's IF axis too
 
@@ -101,17 +101,11 @@ def format_domain_table(
 
     def value(side: ComparisonRow | None) -> str:
         got = side.values.get(metric) if side else None
-        if got is None:
-            return "—"
-        interval = side.intervals.get(metric) if side else None
-        return f"{100 * got:.1f}" + (f" [{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]" if interval else "")
+        return "—" if got is None else value_cell(got, side.intervals.get(metric) if side else None)
 
     def delta(side: ComparisonRow | None, is_baseline: bool) -> str:
         got = side.deltas.get(metric) if side and not is_baseline else None
-        if got is None:
-            return ""
-        interval = side.delta_intervals.get(metric) if side else None
-        return f"{100 * got:+.1f}" + (f" [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]" if interval else "")
+        return "" if got is None else delta_cell(got, side.delta_intervals.get(metric) if side else None)
 
     headers = [
         "model",

@@ -152,9 +152,9 @@ def score_row(row: dict, response: str, hard_mode: str = "strict") -> dict:
 
 def list_status(items: list, task: str) -> str:
     """The status line after a move / remove / clear: the conflicts of what is left (never a removed row's)."""
-    notes = [n for n in cs.conflict_notes(items, task) if n] if items else []
     if not items:
         return "No constraints: pick a type and Add constraint."
+    notes = [n for n in cs.conflict_notes(items, task) if n]
     return notes[-1] if notes else f"{len(items)} constraint(s), no conflicts."
 
 

@@ -79,11 +79,16 @@ def remaining_seconds(job: JobRecord, now: float | None = None) -> float | None:
     return max(0.0, job.eta_seconds - max(0.0, now - (job.heartbeat_at or now)))
 
 
+def eta_text(job: JobRecord, now: float | None = None) -> str:
+    left = remaining_seconds(job, now)
+    return f"ETA {clock(left)}" if left is not None else "ETA after the first steady step"
+
+
 def waiting_for(job: JobRecord) -> str:
     """Why a queued job has not started: the stage it needs, the job ahead of it, or no worker at all."""
     for value in job.config.values():
-        if isinstance(value, str) and value.strip().startswith(RUN_PREFIX) and value.strip()[4:].isdigit():
-            needed = job_store.list_jobs(run_id=int(value.strip()[4:]), limit=1)
+        if (ref := run_ref(value)) is not None:
+            needed = job_store.list_jobs(run_id=ref, limit=1)
             if needed and needed[0].status in ("queued", "running"):
                 return f"waiting for job {needed[0].id} ({needed[0].kind}, {needed[0].status})"
     running = job_store.list_jobs(status="running", limit=1)
@@ -108,8 +113,7 @@ def progress_of(job: JobRecord | None, now: float | None = None) -> Progress:
     if job.started_at:
         parts.append(f"elapsed {clock((job.finished_at or now) - job.started_at)}")
     if job.status == "running":
-        left = remaining_seconds(job, now)
-        parts.append(f"ETA {clock(left)}" if left is not None else "ETA after the first steady step")
+        parts.append(eta_text(job, now))
     elif job.status == "queued":
         parts.append(waiting_for(job))
     if job.progress_message:
@@ -172,11 +176,18 @@ def linked_runs(run_id: int) -> dict[str, int]:
             continue
         found.setdefault(run.kind, current)
         for value in run.config.values():
-            if isinstance(value, str) and value.strip().startswith(RUN_PREFIX):
-                number = value.strip()[len(RUN_PREFIX) :]
-                if number.isdigit():
-                    pending.append(int(number))
+            if (ref := run_ref(value)) is not None:
+                pending.append(ref)
     return found
+
+
+def run_ref(value: Any) -> int | None:
+    """The run id of a 'run:<id>' config value, else None."""
+    if isinstance(value, str) and value.strip().startswith(RUN_PREFIX):
+        number = value.strip()[len(RUN_PREFIX) :]
+        if number.isdigit():
+            return int(number)
+    return None
 
 
 def downstream_queued(run_id: int) -> list[JobRecord]:
@@ -239,8 +250,7 @@ def stage_rows(runs: Mapping[str, int], now: float | None = None) -> tuple[list[
         job = jobs[0]
         progress = f"{job.progress_current}/{job.progress_total}" if job.progress_total else "—"
         if job.status == "running":
-            left = remaining_seconds(job, now)
-            timing = f"ETA {clock(left)}" if left is not None else "ETA after the first steady step"
+            timing = eta_text(job, now)
             current = current or f"stage {i} of {len(runs)} ({kind})"
         elif job.status == "queued":
             timing = waiting_for(job)

@@ -10,6 +10,7 @@ from typing import Any
 from storage.metrics import metric_names, timed_series
 from storage.runs import get_run
 from ui.charts import PALETTE, integer_steps, smooth
+from ui.run_table import _flat
 
 MAX_POINTS = 800
 X_AXES = ("step", "wall time (min)")
@@ -86,15 +87,6 @@ def overlay_figure(run_ids: Sequence[int], metric: str, x_axis: str, smoothing: 
     if not wall:
         integer_steps(fig)
     return fig
-
-
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, inner in value.items():
-            out.update(_flat(inner, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): value}
 
 
 def shown(value: Any) -> str:

@@ -47,11 +47,12 @@ def on_preset(preset: str, specs: list[form.FieldSpec]) -> list[Any]:
 def on_form(preset: str, stages: list[str], name: str, specs: list[form.FieldSpec], *raw: Any) -> str:
     """The CLI preview; a field that does not parse yet is left out of it and named below it (the command of
     everything else stays in view)."""
-    good = [(spec, value) for spec, value in zip(specs, raw, strict=True) if _parses(spec, value)]
+    ok = [_parses(spec, value) for spec, value in zip(specs, raw, strict=True)]
+    good = [(spec, value) for spec, value, fine in zip(specs, raw, ok, strict=True) if fine]
     command = form.cli_command(
         preset, stages, form.overrides(preset, stages, [s for s, _ in good], [v for _, v in good]), name or ""
     )
-    bad = [f"{spec.stage}.{spec.name}" for spec, value in zip(specs, raw, strict=True) if not _parses(spec, value)]
+    bad = [f"{spec.stage}.{spec.name}" for spec, fine in zip(specs, ok, strict=True) if not fine]
     return command + (f"\n# not valid yet: {', '.join(bad)}" if bad else "")
 
 
