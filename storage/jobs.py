@@ -80,25 +80,18 @@ class NewJob:
     links: Mapping[str, int] | None = None
 
 
-def queue_refusal(waiting: int, adding: int, cap: int) -> LabError | None:
-    """The LabError (field `queue`) for adding `adding` jobs to a queue of `waiting` under `cap`, or None."""
-    if waiting + adding <= cap:
-        return None
-    return LabError(
-        f"{waiting} job(s) already queued and this adds {adding}; the cap is {cap} (LAB_MAX_QUEUED). "
-        "Wait for the queue to drain or cancel a queued job.",
-        field="queue",
-    )
-
-
 def _check_queue(session, adding: int, max_queued: int | None) -> None:  # noqa: ANN001
-    """Inside the inserting BEGIN IMMEDIATE transaction, so concurrent launches cannot all see room."""
+    """Refuse (LabError, field `queue`) adding `adding` jobs past max_queued. Inside the inserting BEGIN
+    IMMEDIATE transaction, so concurrent launches cannot all see room."""
     if max_queued is None or adding <= 0:
         return
-    waiting = session.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)) or 0
-    refusal = queue_refusal(int(waiting), adding, max_queued)
-    if refusal is not None:
-        raise refusal
+    waiting = int(session.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)) or 0)
+    if waiting + adding > max_queued:
+        raise LabError(
+            f"{waiting} job(s) already queued and this adds {adding}; the cap is {max_queued} (LAB_MAX_QUEUED). "
+            "Wait for the queue to drain or cancel a queued job.",
+            field="queue",
+        )
 
 
 def _add_job(

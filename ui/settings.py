@@ -10,14 +10,10 @@ from __future__ import annotations
 import os
 
 from lab.errors import LabError
+
+# read_only: LAB_READ_ONLY=1, a public demo; generating and scoring work, launching jobs and deleting do not.
+from lab.model_access import TRUE_WORDS, read_only  # noqa: F401 (one switch for lab and ui)
 from training.jobs import DEFAULT_MAX_QUEUED, max_queued  # noqa: F401 (app.py and tests read them here)
-
-TRUE_WORDS = {"1", "true", "yes", "on"}
-
-
-def read_only() -> bool:
-    """LAB_READ_ONLY=1: a public demo; generating and scoring work, launching jobs and deleting do not."""
-    return os.environ.get("LAB_READ_ONLY", "").strip().lower() in TRUE_WORDS
 
 
 def auth_pairs() -> list[tuple[str, str]] | None:
