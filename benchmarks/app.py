@@ -145,14 +145,12 @@ def _fake_grpo_run(steps: int, names: int = 50) -> int:
 
 def train_refresh(steps_list: tuple[int, ...] = (1_000, 30_000), repeats: int = 5) -> dict[int, float]:
     """Median seconds of one full Train-tab refresh (charts redrawn: no refresh key) watching a run of N steps."""
-    from storage import init_db
     from storage.db import dispose_engine
     from ui.train import refresh
 
     out = {}
     with tempfile.TemporaryDirectory() as home:
         os.environ["LAB_HOME"] = home
-        init_db()
         for steps in steps_list:
             job_id = _fake_grpo_run(steps)
             refresh(str(job_id), None, 0.0)  # warm: plotly import, first queries

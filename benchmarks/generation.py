@@ -31,8 +31,8 @@ def timed(function, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
 
 def accuracies(items, loaded, completions, max_new_tokens: int) -> dict[str, dict]:  # noqa: ANN001
     """IFEval's four accuracies (value, 95 % bootstrap interval) of one set of answers."""
+    from evals.metrics import compute_metrics
     from lab.reward import breakdown_batch
-    from training.eval_metrics import compute_metrics
 
     texts = loaded.tokenizer.batch_decode([list(c.ids) for c in completions], skip_special_tokens=True)
     breakdowns = breakdown_batch([item.row() for item in items], texts, None, loose=True)
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ["LAB_HOME"] = os.environ.get("LAB_HOME") or tempfile.mkdtemp(prefix="bench_generation_")
 
-    from lab.eval_suites import heldout_if_suite
+    from evals.suites import heldout_if_suite
     from lab.generation import Sampling, engine_for, generate_completions, prompt_token_ids
     from lab.models import load_model
 

@@ -4,7 +4,7 @@
 
 (Without LAB_HOME a new temp folder is used, and the bundled model is converted into it first, ~1 min.)
 
-"Ours" is training.grpo.run with the storage-backed job context (metrics, samples with breakdowns, checkpoints
+"Ours" is training.grpo_job.run with the storage-backed job context (metrics, samples with breakdowns, checkpoints
 and progress written to SQLite); "bare" is GRPOTrainer(...).train() with the same arguments and reward and no
 callbacks. A step's time is the wall time between consecutive on_log events (every step logs), so it covers
 generation, reward, backward, our callbacks and storage writes. The first step of each run (warm-up) is left
@@ -77,7 +77,7 @@ def time_callbacks() -> None:
 def run_ours(values: dict[str, Any]) -> list[tuple[float, float]]:
     from storage import jobs
     from training.context import StorageJobContext
-    from training.grpo import GRPOJobConfig, run
+    from training.grpo_job import GRPOJobConfig, run
     from training.registry import parse_config
 
     config = parse_config(GRPOJobConfig, values)
@@ -98,7 +98,7 @@ def run_bare(values: dict[str, Any], work_dir: Path) -> list[tuple[float, float]
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
-    from training.grpo import GRPOJobConfig, load_policy, reward_function, training_rows, trl_args
+    from training.grpo_job import GRPOJobConfig, load_policy, reward_function, training_rows, trl_args
     from training.refs import read_rows, resolve_dataset
     from training.registry import parse_config
 
@@ -140,13 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     # Runs and checkpoints go to $LAB_HOME (set it to a scratch folder; default: a new temp folder).
     home = Path(os.environ.get("LAB_HOME") or tempfile.mkdtemp(prefix="grpo_overhead_"))
     os.environ["LAB_HOME"] = str(home)
-    from storage import init_db
     from tests.recording_context import RecordingContext
-    from training.dataset import DatasetConfig
-    from training.dataset import run as build_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as build_dataset
     from training.registry import parse_config
 
-    init_db()
     dataset = build_dataset(
         parse_config(DatasetConfig, {"name": "overhead", "num_tasks": 20, "max_constraints": 3, "math_ratio": 0.2}),
         RecordingContext(home / "overhead_dataset"),

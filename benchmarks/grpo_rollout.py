@@ -3,7 +3,7 @@ at the cpu-30min preset's grpo config (training/presets/cpu-30min.yaml), in one 
 
     LAB_HOME=/tmp/scratch .venv/bin/python benchmarks/grpo_rollout.py [--steps 4] [--computes float32,int8_float32]
 
-Both runs are training.grpo.run on the same curriculum dataset (the preset's dataset config), same seed, hard
+Both runs are training.grpo_job.run on the same curriculum dataset (the preset's dataset config), same seed, hard
 constraints only (no reward-model stage: it scores the same completions either way). A step's time is the wall
 time between consecutive per-step logs, so the CTranslate2 run's time includes the weight sync (also printed on
 its own, from the engine/sync_s metric). The first step of each run (warm-up, engine build) is left out.
@@ -72,7 +72,7 @@ def time_trl_generation() -> None:
 
 
 def run_grpo(values: dict[str, Any], engine: str, work_dir: Path) -> tuple[list[float], list[float], dict]:
-    from training.grpo import GRPOJobConfig, run
+    from training.grpo_job import GRPOJobConfig, run
     from training.registry import parse_config
 
     clock = StepClock(work_dir)
@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(os.environ.get("LAB_HOME") or tempfile.mkdtemp(prefix="grpo_rollout_"))
     os.environ["LAB_HOME"] = str(home)
     from tests.recording_context import RecordingContext
-    from training.dataset import DatasetConfig
-    from training.dataset import run as build_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as build_dataset
     from training.registry import parse_config
 
     preset = yaml.safe_load(Path(args.preset).read_text())

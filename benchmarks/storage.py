@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from storage.models import JobStatus
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -123,10 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["LAB_JOB_MODULES"] = "tests.test_jobs_kinds"
     from sqlalchemy.exc import OperationalError
 
-    from storage import init_db, jobs, metrics
+    from storage import jobs, metrics
     from training.jobs import submit_job
 
-    init_db()
     job = submit_job("linear_fit", {"steps": args.steps, "dim": 8, "batch": 128, "checkpoint_every": 10})
     latencies: list[list[float]] = [[] for _ in range(args.readers)]
     errors: list[str] = []
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"p95 read latency: {percentile(flat, 95):.2f} ms")
     ratio = curve_benchmark(args.readers, args.curve_points, args.curves, args.curve_seconds, args.interval)
     print(f"p95 ratio, old full read / SQL thinning, {args.curve_points}-point curves: {ratio:.1f}x")
-    return 0 if finished.status == "succeeded" and not errors and points >= 5000 else 1
+    return 0 if finished.status == JobStatus.SUCCEEDED and not errors and points >= 5000 else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """IF-Lab's storage: SQLite via SQLAlchemy 2.0, the only package that knows SQL.
 
-Call `init_db()` once at start-up (it applies Alembic migrations); then use the per-concern modules:
+The database creates or upgrades itself (Alembic migrations) on first use; `init_db()` does it up front. Use the
+per-concern modules:
 storage.runs, storage.jobs, storage.metrics, storage.samples, storage.checkpoints, storage.datasets,
 storage.evaluations, storage.votes.
 """

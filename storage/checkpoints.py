@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,3 +92,37 @@ def describe(checkpoint_id: int) -> str:
         if row is None:
             raise LabError(f"no checkpoint with id {checkpoint_id}", field="checkpoint")
         return f"{row[0]} @ step {row[1]}"
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A stored checkpoint with what a menu or a chart needs to name it."""
+
+    id: int
+    run_id: int
+    run_name: str
+    run_kind: str
+    step: int
+    path: str
+
+
+def checkpoint_infos(run_id: int | None = None, ids: Sequence[int] | None = None) -> list[CheckpointInfo]:
+    """Checkpoints (of one run, or these ids, or all) with their run names, by run then step."""
+    query = (
+        select(Checkpoint.id, Checkpoint.run_id, Run.name, Run.kind, Checkpoint.step, Checkpoint.path)
+        .join(Run, Run.id == Checkpoint.run_id)
+        .order_by(Checkpoint.run_id, Checkpoint.step)
+    )
+    if run_id is not None:
+        query = query.where(Checkpoint.run_id == run_id)
+    if ids is not None:
+        query = query.where(Checkpoint.id.in_([int(i) for i in ids]))
+    with read_session() as session:
+        return [CheckpointInfo(*row) for row in session.execute(query).all()]
+
+
+def checkpoint_id_for_path(path: str) -> int | None:
+    """The newest stored checkpoint whose folder is `path` (as registered, resolved), or None."""
+    query = select(Checkpoint.id).where(Checkpoint.path == str(path)).order_by(Checkpoint.id.desc()).limit(1)
+    with read_session() as session:
+        return session.scalars(query).first()

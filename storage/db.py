@@ -108,16 +108,24 @@ def _current() -> _EngineSlot:
         return slot
 
 
+def _ready() -> _EngineSlot:
+    """The current slot, its database created or upgraded first: storage initialises itself on first use."""
+    slot = _current()
+    if slot.path not in slot.migrated:
+        init_db()
+    return slot
+
+
 def get_engine() -> Engine:
     """The engine for reads (deferred transactions) of the current $LAB_HOME database."""
-    engine = _current().engine
+    engine = _ready().engine
     assert engine is not None
     return engine
 
 
 def get_write_engine() -> Engine:
     """The same pool, but every transaction starts with BEGIN IMMEDIATE."""
-    engine = _current().write_engine
+    engine = _ready().write_engine
     assert engine is not None
     return engine
 
@@ -178,7 +186,11 @@ def alembic_config():  # noqa: ANN201 (alembic is imported lazily: it is only ne
 
 
 def init_db() -> Path:
-    """Create or upgrade the database to the newest schema; idempotent and safe when processes race."""
+    """Create or upgrade the database to the newest schema; idempotent and safe when processes race.
+
+    Every engine accessor calls this on first use of a database, so callers need not; the app calls it at start
+    so that a broken database is reported before the first screen.
+    """
     slot = _current()
     path = Path(slot.path or database_path())
     if str(path) in slot.migrated:
@@ -194,7 +206,8 @@ def init_db() -> Path:
         # A file lock serialises first-time creation (journal-mode switch + DDL) between processes.
         with _file_lock(path.with_name(path.name + ".lock")):
             config = alembic_config()
-            with get_write_engine().begin() as conn:
+            assert slot.write_engine is not None
+            with slot.write_engine.begin() as conn:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
     except (DBAPIError, OSError) as error:

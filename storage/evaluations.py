@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lab.errors import LabError
 from storage.db import now, read_session, to_record, write_session
@@ -58,6 +58,61 @@ def list_evaluations(
         query = query.where(Evaluation.run_id == run_id)
     if checkpoint_id is not None:
         query = query.where(Evaluation.checkpoint_id == checkpoint_id)
+    if suite:
+        query = query.where(Evaluation.suite == suite)
+    with read_session() as session:
+        return [to_record(EvaluationRecord, e) for e in session.scalars(query)]
+
+
+def _by_results_key(key: str, value: str) -> EvaluationRecord | None:
+    # The key lives in the results JSON so the cache needs no schema change; json_extract is SQLite's.
+    query = (
+        select(Evaluation)
+        .where(func.json_extract(Evaluation.results, f"$.{key}") == value)
+        .where(func.json_extract(Evaluation.results, "$.status") == "complete")
+        .order_by(Evaluation.id.desc())
+        .limit(1)
+    )
+    with read_session() as session:
+        found = session.scalars(query).first()
+        return to_record(EvaluationRecord, found) if found else None
+
+
+def find_cached(cache_key: str) -> EvaluationRecord | None:
+    """The newest complete evaluation with exactly this (model, suite, settings, scorer) key."""
+    return _by_results_key("cache_key", cache_key)
+
+
+def find_generations(generation_key: str) -> EvaluationRecord | None:
+    """The newest complete evaluation whose responses were generated with this (model, suite, settings) key."""
+    return _by_results_key("generation_key", generation_key)
+
+
+def evaluations_for_model(model: str, suite: str | None = None, limit: int = 100) -> list[EvaluationRecord]:
+    """Complete evaluations of a model spec or checkpoint path, newest first."""
+    query = (
+        select(Evaluation)
+        .where(Evaluation.model == model)
+        .where(func.json_extract(Evaluation.results, "$.status") == "complete")
+        .order_by(Evaluation.id.desc())
+        .limit(limit)
+    )
+    if suite:
+        query = query.where(Evaluation.suite == suite)
+    with read_session() as session:
+        return [to_record(EvaluationRecord, e) for e in session.scalars(query)]
+
+
+def evaluations_for_checkpoints(checkpoint_ids: Sequence[int], suite: str | None = None) -> list[EvaluationRecord]:
+    """Complete evaluations of any of these stored checkpoints, newest first."""
+    if not checkpoint_ids:
+        return []
+    query = (
+        select(Evaluation)
+        .where(Evaluation.checkpoint_id.in_([int(i) for i in checkpoint_ids]))
+        .where(func.json_extract(Evaluation.results, "$.status") == "complete")
+        .order_by(Evaluation.id.desc())
+    )
     if suite:
         query = query.where(Evaluation.suite == suite)
     with read_session() as session:

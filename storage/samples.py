@@ -101,3 +101,10 @@ def sample_steps(run_id: int) -> list[int]:
         return list(
             session.scalars(select(Sample.step).where(Sample.run_id == run_id).distinct().order_by(Sample.step))
         )
+
+
+def samples_at(run_id: int, step: int, limit: int = 100_000) -> list[SampleRecord]:
+    """All samples of one (run, step), in index order: one evaluation's per-item responses."""
+    query = select(Sample).where(Sample.run_id == run_id, Sample.step == step).order_by(Sample.idx).limit(limit)
+    with read_session() as session:
+        return [to_record(SampleRecord, s) for s in session.scalars(query)]

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from lab.bootstrap import bootstrap_mean, bootstrap_paired_delta, bootstrap_ratio
+from evals.bootstrap import bootstrap_mean, bootstrap_paired_delta, bootstrap_ratio
 
 
 def test_same_seed_same_interval_and_other_seed_differs() -> None:

@@ -150,7 +150,7 @@ def _compare(page: Page, base_model: Path, checkpoint: str) -> None:
     bs.fill(page, "compare-max-tokens", "8")
     page.locator("#compare-evaluate").click()
     bs.wait_for_value(page, "compare-eval-status", "succeeded", timeout_ms=180_000)
-    from training.compare import TABLE_METRICS
+    from evals.compare import TABLE_METRICS
 
     rows = bs.wait_for_rows(page, "compare-table", 1 + len(TABLE_METRICS), timeout_ms=60_000)  # n, then metrics
     header = page.locator("#compare-table thead").first.inner_text()

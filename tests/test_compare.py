@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.figures import headline_figure, steps_figure, tradeoff_figure, type_delta_figure, votes_figure
 from tests.tiny_model import build_tiny_model
+from ui.figures import headline_figure, steps_figure, tradeoff_figure, type_delta_figure, votes_figure
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,7 @@ def stored_run(lab_home: Path, tiny_model_dir: Path, other_tiny_model_dir: Path)
 
 
 def test_table_figures_and_tradeoff_from_a_real_evaluation(stored_run: tuple[int, int, int], tmp_path: Path) -> None:
-    from training.compare import comparison_table, format_table, headline_values, tradeoff_data, type_deltas
+    from evals.compare import comparison_table, format_table, headline_values, tradeoff_data, type_deltas
     from training.jobs import run_in_foreground
 
     run_id, first, second = stored_run
@@ -83,7 +83,7 @@ def test_table_figures_and_tradeoff_from_a_real_evaluation(stored_run: tuple[int
     steps = steps_figure(data.points)
     assert list(steps.data[0].x) == [0, 10, 20]  # the run's line starts at the base model
 
-    from training.eval_report import report
+    from evals.report import report
 
     text = report(refs, ["heldout-if", "math-probe"], types=True, runs=[run_id])
     assert "| base (baseline) | 4 |" in text and "| tiny run @ step 20 | 4 |" in text
@@ -113,9 +113,9 @@ def _evaluation(run_id: int, model: str, per_item: dict, fingerprint: str = "f1"
 
 
 def test_deltas_are_paired_on_the_baselines_prompts(lab_home: Path) -> None:
+    from evals.compare import comparison_table
     from storage import init_db
     from storage.jobs import create_job
-    from training.compare import comparison_table
 
     init_db()
     run_id = create_job("evaluate", {}).run_id
@@ -136,7 +136,7 @@ def test_deltas_are_paired_on_the_baselines_prompts(lab_home: Path) -> None:
 
 
 def test_side_by_side_same_seed_and_blind_votes(stored_run: tuple[int, int, int]) -> None:
-    from training.arena import record_vote, side_by_side, vote_summary
+    from evals.arena import record_vote, side_by_side, vote_summary
 
     _, first, second = stored_run
     row = {
@@ -175,8 +175,8 @@ def test_side_by_side_same_seed_and_blind_votes(stored_run: tuple[int, int, int]
 
 
 def test_blind_mode_needs_two_models_and_votes_need_a_known_choice(stored_run: tuple[int, int, int]) -> None:
+    from evals.arena import record_vote, side_by_side
     from lab.errors import LabError
-    from training.arena import record_vote, side_by_side
 
     _, first, second = stored_run
     with pytest.raises(LabError) as err:
@@ -193,8 +193,8 @@ def test_side_by_side_streams_one_model_after_another_and_the_vote_reveals_the_c
 ) -> None:
     import gradio as gr
 
+    from evals.arena import record_vote, side_by_side, stream_side_by_side
     from lab.errors import LabError
-    from training.arena import record_vote, side_by_side, stream_side_by_side
     from ui import arena_view
 
     _, first, second = stored_run

@@ -9,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.constraints.conflicts import find_conflict
-from lab.constraints.registry import all_types, get_type
-from lab.errors import LabError
-from lab.eval_suites import (
+from evals.suites import (
     HELDOUT_IF,
     MATH_PROBE,
     heldout_if_suite,
@@ -20,6 +17,9 @@ from lab.eval_suites import (
     load_suite,
     math_probe_suite,
 )
+from lab.constraints.conflicts import find_conflict
+from lab.constraints.registry import all_types, get_type
+from lab.errors import LabError
 from lab.math_problems import generate_math_problems, problem_split
 from lab.seeds import load_heldout_tasks, load_seed_tasks
 

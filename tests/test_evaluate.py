@@ -10,12 +10,12 @@ import pytest
 
 import lab.generation
 import lab.models
+from evals.metrics import compute_metrics
+from evals.suites import EvalItem, load_ifeval_file
 from lab.constraints.ifeval_modes import ifeval_metrics
 from lab.errors import LabError
-from lab.eval_suites import EvalItem, load_ifeval_file
 from lab.reward import breakdown_batch
 from tests.tiny_model import build_tiny_model
-from training.eval_metrics import compute_metrics
 
 SMALL = {"limit": 2, "max_new_tokens": 6, "batch_size": 4, "bootstrap_resamples": 200}
 
@@ -247,7 +247,7 @@ def test_flexible_math_accuracy_counts_unboxed_right_answers() -> None:
 
 
 def test_official_hook_reports_why_it_cannot_run(tmp_path: Path) -> None:
-    from training.lm_eval_hook import official_ifeval_status
+    from evals.lm_eval_hook import official_ifeval_status
 
     status = official_ifeval_status(str(tmp_path / "nothing.jsonl"))
     assert not status.available and status.reason
@@ -255,7 +255,7 @@ def test_official_hook_reports_why_it_cannot_run(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_official_hook_runs_lm_eval_on_a_local_ifeval_file(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from training.lm_eval_hook import official_ifeval_status, run_official_ifeval
+    from evals.lm_eval_hook import official_ifeval_status, run_official_ifeval
 
     path = tmp_path / "ifeval.jsonl"
     path.write_text(

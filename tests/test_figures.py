@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.figures import (
+from ui.figures import (
     HeadlineValue,
     TradeoffPoint,
     TypeDelta,

@@ -82,8 +82,8 @@ def test_resume_of_a_dead_running_job_needs_no_worker(db: Path, capsys) -> None:
 
 @pytest.fixture(scope="module")
 def grpo_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
     from training.registry import parse_config
 
     config = parse_config(DatasetConfig, {"num_tasks": 6, "max_constraints": 2, "math_ratio": 0.0})

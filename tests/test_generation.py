@@ -195,9 +195,9 @@ def test_weight_sync_after_a_training_step_changes_the_engine_like_the_policy(ti
 
 
 def test_grpo_steps_roll_out_on_the_engine_and_log_the_sync(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
-    from training.grpo import GRPOJobConfig, run
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
+    from training.grpo_job import GRPOJobConfig, run
     from training.registry import parse_config
 
     dataset = run_dataset(
@@ -223,9 +223,9 @@ def test_failing_rollouts_fall_back_to_trl_generate_with_a_log_line(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from lab.generation.ct2_engine import CTranslate2Engine
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
-    from training.grpo import GRPOJobConfig, run
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
+    from training.grpo_job import GRPOJobConfig, run
     from training.registry import parse_config
 
     def broken(*args, **kwargs):

@@ -40,15 +40,15 @@ def report(check: str, **values: Any) -> None:
 
 @pytest.fixture(scope="module")
 def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
 
     config = parse_config(DatasetConfig, {"num_tasks": 6, "max_constraints": 3, "math_ratio": 0.2, "soft_ratio": 0.4})
     return Path(run_dataset(config, RecordingContext(tmp_path_factory.mktemp("ds")))["path"])
 
 
 def _grpo_config(dataset: Path, policy: Path, **values: Any) -> Any:
-    from training.grpo import GRPOJobConfig
+    from training.grpo_job import GRPOJobConfig
 
     base = {
         "dataset": str(dataset), "model": str(policy), "steps": 3, "prompts_per_step": 2, "group_size": 4,
@@ -59,7 +59,7 @@ def _grpo_config(dataset: Path, policy: Path, **values: Any) -> Any:
 
 
 def _capture_trainer(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    import training.grpo as grpo
+    import training.grpo_job as grpo
 
     seen: dict[str, Any] = {}
     build = grpo.build_trainer
@@ -81,7 +81,7 @@ def test_grpo_trains_in_bf16_on_cuda_with_our_reward_and_reloads_its_checkpoint(
     dataset_file: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from lab.models import clear_model_cache, generate_batch, load_model
-    from training.grpo import run
+    from training.grpo_job import run
 
     seen = _capture_trainer(monkeypatch)
     ctx = RecordingContext(tmp_path / "run")
@@ -109,7 +109,7 @@ def test_grpo_trains_in_bf16_on_cuda_with_our_reward_and_reloads_its_checkpoint(
 
 
 def test_grpo_full_weights_cancel_and_resume_on_cuda(dataset_file: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
-    from training.grpo import run
+    from training.grpo_job import run
 
     config = _grpo_config(dataset_file, tiny_model_dir, lora=False, save_every=10, beta=0.04)
     first = RecordingContext(tmp_path / "run", stop_after_progress=2)  # progress: once before, once per step
@@ -125,8 +125,8 @@ def test_grpo_full_weights_cancel_and_resume_on_cuda(dataset_file: Path, tiny_mo
 def test_reward_model_stage_on_cuda(dataset_file: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     from lab.reward import breakdown
     from lab.rm_scorer import load_rm_scorer
-    from training.reward_model import RewardModelConfig
-    from training.reward_model import run as run_rm
+    from training.reward_model_job import RewardModelConfig
+    from training.reward_model_job import run as run_rm
 
     config = parse_config(
         RewardModelConfig,
@@ -190,7 +190,7 @@ def wide_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Pat
 
 @pytest.mark.skipif(NO_VLLM or not CUDA, reason="vLLM (and CUDA) not available")
 def test_grpo_with_vllm_rollouts(dataset_file: Path, wide_model_dir: Path, tmp_path: Path) -> None:
-    from training.grpo import run
+    from training.grpo_job import run
 
     ctx = RecordingContext(tmp_path / "run")
     start = time.perf_counter()
@@ -201,7 +201,7 @@ def test_grpo_with_vllm_rollouts(dataset_file: Path, wide_model_dir: Path, tmp_p
 
 @pytest.mark.skipif(NO_VLLM or not CUDA, reason="vLLM (and CUDA) not available")
 def test_vllm_generates_for_evaluate(wide_model_dir: Path) -> None:
-    from training.eval_generation import make_generator
+    from evals.generation import make_generator
 
     generator = make_generator("vllm", str(wide_model_dir), batch_size=8)
     try:

@@ -10,15 +10,15 @@ import pytest
 
 from lab.errors import LabError
 from tests.recording_context import RecordingContext
-from training.grpo import GRPOJobConfig, training_rows
 from training.grpo_callbacks import finite_scalars, write_checkpoint_info
+from training.grpo_job import GRPOJobConfig, training_rows
 from training.registry import parse_config
 
 
 @pytest.fixture(scope="module")
 def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
 
     config = parse_config(DatasetConfig, {"num_tasks": 6, "max_constraints": 2, "math_ratio": 0.2, "soft_ratio": 0.4})
     return Path(run_dataset(config, RecordingContext(tmp_path_factory.mktemp("ds")))["path"])
@@ -88,7 +88,7 @@ def test_two_grpo_steps_store_metrics_samples_and_a_checkpoint_that_generates(
     dataset_file: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     from lab.models import clear_model_cache, generate_batch, load_model
-    from training.grpo import run
+    from training.grpo_job import run
 
     ctx = RecordingContext(tmp_path / "run")
     result = run(_config(dataset_file, tiny_model_dir), ctx)
@@ -124,7 +124,7 @@ def test_two_grpo_steps_store_metrics_samples_and_a_checkpoint_that_generates(
 def test_cancel_saves_a_checkpoint_and_resume_continues_the_curve(
     dataset_file: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from training.grpo import run
+    from training.grpo_job import run
 
     config = _config(dataset_file, tiny_model_dir, steps=3, save_every=10, lora=False)
     # Progress is reported once before training, then as each step begins and ends: stop after the first step.
@@ -166,7 +166,7 @@ def test_relay_forwards_complete_event_lines_only(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_num_processes_runs_under_accelerate_launch(dataset_file: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
     """The multi-GPU path on CPU: accelerate launch (one process without GPUs), events relayed to the context."""
-    from training.grpo import run
+    from training.grpo_job import run
 
     ctx = RecordingContext(tmp_path / "run")
     result = run(_config(dataset_file, tiny_model_dir, num_processes=2), ctx)

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
 
     config = parse_config(DatasetConfig, {"num_tasks": 6, "max_constraints": 2, "math_ratio": 0.2, "soft_ratio": 0.4})
     return Path(run_dataset(config, RecordingContext(tmp_path_factory.mktemp("ds")))["path"])
@@ -35,7 +35,7 @@ def _ranks(relay: Path) -> list[dict]:
 def test_two_cpu_ranks_train_one_curve_cancel_and_resume(
     dataset_file: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    from training.grpo import GRPOJobConfig
+    from training.grpo_job import GRPOJobConfig
     from training.grpo_launch import run_distributed
 
     steps = 6

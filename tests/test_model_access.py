@@ -60,7 +60,7 @@ def test_reward_model_jobs_have_no_remote_code_switch(lab_home: Path) -> None:
 
 
 def test_the_grpo_job_checks_again_when_it_loads(operator_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from training.grpo import load_policy
+    from training.grpo_job import load_policy
 
     with pytest.raises(LabError) as caught:
         load_policy("SomeOrg/some-model", tmp_path, trust_remote_code=True)
@@ -138,7 +138,7 @@ def test_playground_in_read_only_mode(operator_env: pytest.MonkeyPatch, db: Path
 
 
 def test_side_by_side_in_read_only_mode(operator_env: pytest.MonkeyPatch, db: Path, tiny_model_dir: Path) -> None:
-    from training.arena import side_by_side
+    from evals.arena import side_by_side
 
     operator_env.setenv("LAB_READ_ONLY", "1")
     for refs, field in (([str(tiny_model_dir)], "checkpoints"), (["SomeOrg/some-model"], "checkpoints")):

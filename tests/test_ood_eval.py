@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from evals.domains import IN_DOMAIN, MIXED, OUT_OF_DOMAIN, family_of, split_suite_prefix
+from evals.ood_suite import heldout_ood_suite
+from evals.suites import HELDOUT_OOD, load_suite, suite_store_name
 from lab.compose import sample_constraints
 from lab.constraints.conflicts import find_conflict
 from lab.constraints.registry import all_types
 from lab.errors import LabError
-from lab.eval_domains import IN_DOMAIN, MIXED, OUT_OF_DOMAIN, family_of, split_suite_prefix
-from lab.eval_suites import HELDOUT_OOD, load_suite, suite_store_name
-from lab.ood_suite import heldout_ood_suite
 from lab.seeds import load_heldout_tasks, load_seed_tasks
-from training.dataset import DatasetConfig, build_rows, dataset_stats, load_tasks
+from training.dataset_job import DatasetConfig, build_rows, dataset_stats, load_tasks
 
 IFBENCH_IDS = {t.id for t in all_types("hard", family="ifbench")}
 SMALL = {"max_new_tokens": 6, "batch_size": 4, "bootstrap_resamples": 200}
@@ -211,11 +211,11 @@ def _stored(run_id: int, model: str, suite: str, passed: list[int], domain: str 
 
 
 def test_compare_in_domain_vs_out_of_domain_from_stored_results(db: Path) -> None:
-    from lab.figures import domain_figure
+    from evals.ood_compare import domain_table, domain_values, evaluated_suites, format_domain_table, reading
+    from evals.report import report
     from storage.jobs import create_job
-    from training.eval_report import report
-    from training.ood_compare import domain_table, domain_values, evaluated_suites, format_domain_table, reading
     from ui import ood_view
+    from ui.figures import domain_figure
 
     run_id = create_job("evaluate", {}).run_id
     n = 60

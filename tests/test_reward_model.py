@@ -121,15 +121,15 @@ def test_scorer_probabilities_keep_input_order(tiny_model_dir: Path) -> None:
 
 
 def _dataset(tmp_path: Path, **values) -> Path:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
 
     config = parse_config(DatasetConfig, {"num_tasks": 6, "max_constraints": 3, "math_ratio": 0.2, **values})
     return Path(run_dataset(config, RecordingContext(tmp_path / "dataset"))["path"])
 
 
 def test_bad_reward_model_configs_are_refused(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from training.reward_model import RewardModelConfig
+    from training.reward_model_job import RewardModelConfig
 
     good = {"dataset": str(_dataset(tmp_path)), "policy": str(tiny_model_dir), "init_from": str(tiny_model_dir)}
     hard_only = _dataset(tmp_path / "h", soft_ratio=0.0, name="hard")
@@ -156,8 +156,8 @@ def test_bad_reward_model_configs_are_refused(tmp_path: Path, tiny_model_dir: Pa
 def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tiny_model_dir: Path) -> None:
     from lab.reward import breakdown
     from lab.rm_scorer import load_rm_scorer, read_rm_info
-    from training.reward_model import RewardModelConfig
-    from training.reward_model import run as run_rm
+    from training.reward_model_job import RewardModelConfig
+    from training.reward_model_job import run as run_rm
     from training.rm_responses import RESPONSES_FILE
 
     config = parse_config(

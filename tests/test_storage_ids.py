@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 import storage
 from storage import jobs, metrics, runs
-from storage.db import alembic_config, dispose_engine, get_write_engine, read_connection
+from storage.db import alembic_config, database_path, dispose_engine, read_connection
 
 
 def _ended_run(kind: str = "generate") -> jobs.JobRecord:
@@ -36,11 +36,13 @@ def test_ids_of_a_deleted_run_and_its_jobs_are_not_given_out_again(db: Path) -> 
 def test_upgrade_from_0001_keeps_the_data_and_then_never_reuses_ids(lab_home: Path) -> None:
     from alembic import command
 
-    with get_write_engine().begin() as conn:
+    # A database of revision 0001, written beside storage (whose engines would upgrade it to head on first use).
+    old = create_engine(f"sqlite:///{database_path()}")
+    with old.begin() as conn:
         config = alembic_config()
         config.attributes["connection"] = conn
         command.upgrade(config, "0001")
-    with get_write_engine().begin() as conn:
+    with old.begin() as conn:
         for run_id in (1, 2, 3):
             conn.execute(
                 text(
@@ -60,6 +62,7 @@ def test_upgrade_from_0001_keeps_the_data_and_then_never_reuses_ids(lab_home: Pa
                 text("INSERT INTO metrics (run_id, name, step, value, logged_at) VALUES (:id, 'loss', 1, 0.5, 1.0)"),
                 {"id": run_id},
             )
+    old.dispose()
     dispose_engine()
     storage.init_db()
     with read_connection() as conn:

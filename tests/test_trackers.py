@@ -14,14 +14,14 @@ import pytest
 from lab.errors import LabError
 from tests.recording_context import RecordingContext
 from training.export import REPO_ROOT, trl_yaml, verl_overrides
-from training.grpo import GRPOJobConfig, trl_args
+from training.grpo_job import GRPOJobConfig, trl_args
 from training.registry import parse_config
 
 
 @pytest.fixture(scope="module")
 def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
 
     config = parse_config(DatasetConfig, {"num_tasks": 4, "max_constraints": 2, "math_ratio": 0.25})
     return Path(run_dataset(config, RecordingContext(tmp_path_factory.mktemp("ds")))["path"])
@@ -64,7 +64,7 @@ TRAIN_WITH_TRACKIO = """
 import json, sys
 from pathlib import Path
 from tests.recording_context import RecordingContext
-from training.grpo import GRPOJobConfig, run
+from training.grpo_job import GRPOJobConfig, run
 from trackio.sqlite_storage import SQLiteStorage
 
 config = GRPOJobConfig(**json.loads(sys.argv[1]))

@@ -9,8 +9,8 @@ import pytest
 
 from lab.errors import LabError
 from tests.recording_context import RecordingContext
-from training.dataset import DatasetConfig, build_rows, dataset_stats, load_tasks
-from training.dataset import run as run_dataset
+from training.dataset_job import DatasetConfig, build_rows, dataset_stats, load_tasks
+from training.dataset_job import run as run_dataset
 from training.registry import parse_config
 
 

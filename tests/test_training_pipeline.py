@@ -25,7 +25,7 @@ def tiny_overrides(model: Path) -> dict[str, dict]:
 
 
 def test_shipped_presets_are_valid_configs(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from training.dataset import run as run_dataset
+    from training.dataset_job import run as run_dataset
 
     assert {"cpu-smoke", "cpu-30min", "gpu-small"} <= set(list_presets())
     for name in ("cpu-smoke", "cpu-30min", "gpu-small"):

@@ -42,7 +42,7 @@ def test_eta_leaves_out_the_loading_step_and_counts_down(db: Path) -> None:
 
 
 def test_eval_limit_takes_a_seeded_random_subset() -> None:
-    from lab.eval_suites import load_suite
+    from evals.suites import load_suite
 
     suite = load_suite("math-probe")
     first = [i.key for i in suite.limited(5).items]

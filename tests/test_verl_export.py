@@ -29,8 +29,8 @@ def verl_python() -> Path:
 
 @pytest.fixture(scope="module")
 def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from training.dataset import DatasetConfig
-    from training.dataset import run as run_dataset
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
 
     config = parse_config(DatasetConfig, {"num_tasks": 10, "max_constraints": 3, "math_ratio": 0.2, "soft_ratio": 0.5})
     return Path(run_dataset(config, RecordingContext(tmp_path_factory.mktemp("ds")))["path"])
@@ -101,8 +101,8 @@ def test_a_reward_model_scores_soft_constraints_inside_verl(
     verl_python: Path, dataset_file: Path, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     """rm_path travels as reward_kwargs; the RM loads under verl's own transformers (<5.11)."""
-    from training.reward_model import RewardModelConfig
-    from training.reward_model import run as run_rm
+    from training.reward_model_job import RewardModelConfig
+    from training.reward_model_job import run as run_rm
 
     config = parse_config(
         RewardModelConfig,

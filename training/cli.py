@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
+from storage.models import JobStatus
 
 EXIT_USAGE = 2
 
@@ -61,7 +62,7 @@ def _progress(job: Any) -> str:
 
     if job.progress_total:
         text = f"{job.progress_current}/{job.progress_total}"
-        if job.status == "running":
+        if job.status == JobStatus.RUNNING:
             text += f" eta {eta_text(job.eta_seconds)}"
         return text
     return str(job.progress_current or "-")
@@ -88,13 +89,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     job = run_in_foreground(args.kind, _read_config(args.config, args.set, args.kind), name=args.name)
     print(f"job {job.id} (run {job.run_id}) {job.status}" + (f": {job.error_message}" if job.error_message else ""))
-    return 0 if job.status == "succeeded" else 1
+    return 0 if job.status == JobStatus.SUCCEEDED else 1
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from storage import init_db, jobs
+    from storage import jobs
 
-    init_db()
     _recover_dead_jobs()
     rows = jobs.list_jobs(status=args.status, limit=args.limit)
     if not rows:
@@ -112,9 +112,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     import yaml
 
-    from storage import init_db, jobs, metrics, runs, samples
+    from storage import jobs, metrics, runs, samples
 
-    init_db()
     _recover_dead_jobs()
     job = jobs.get_job(args.job_id)
     run = runs.get_run(job.run_id)
@@ -124,7 +123,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"  progress: {_progress(job)} {job.progress_message}".rstrip())
     print(f"  created {_age(job.created_at)}, started {_age(job.started_at)}, finished {_age(job.finished_at)}")
     print(f"  pid {job.pid or '-'} on {job.host or '-'}, last heartbeat {_age(job.heartbeat_at)}")
-    if job.cancel_requested and job.status == "running":
+    if job.cancel_requested and job.status == JobStatus.RUNNING:
         print("  cancel requested")
     if job.error_message:
         print(f"  error: {job.error_message}")
@@ -133,7 +132,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if job.log_path and Path(job.log_path).is_file():
         print(f"  log: {job.log_path}")
     else:
-        why = "it starts when a worker picks the job up" if job.status == "queued" else "no file was written"
+        why = "it starts when a worker picks the job up" if job.status == JobStatus.QUEUED else "no file was written"
         print(f"  log: none ({why})")
     latest = metrics.latest_metrics(run.id)
     if latest:
@@ -154,7 +153,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
     _recover_dead_jobs()
     job = cancel_job(args.job_id)
-    if job.status == "cancelled":
+    if job.status == JobStatus.CANCELLED:
         print(f"job {job.id} cancelled (it had not started)")
     else:
         print(f"job {job.id}: cancel requested; it stops after its current step")
@@ -162,15 +161,13 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from storage import init_db
     from training.jobs import resume_job
 
-    init_db()
     _recover_dead_jobs()
     job = resume_job(args.job_id, force=args.force, foreground=args.foreground)
     if args.foreground:
         print(f"job {job.id} (attempt {job.attempt} of run {job.run_id}) {job.status}" + _error_suffix(job))
-        return 0 if job.status == "succeeded" else 1
+        return 0 if job.status == JobStatus.SUCCEEDED else 1
     print(f"queued job {job.id}: attempt {job.attempt} of run {job.run_id}, resuming job {args.job_id}")
     return 0
 
@@ -180,9 +177,8 @@ def _error_suffix(job: Any) -> str:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    from storage import init_db, jobs
+    from storage import jobs
 
-    init_db()
     _recover_dead_jobs()
     job = jobs.get_job(args.job_id)
     path = Path(job.log_path) if job.log_path else None
@@ -203,7 +199,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             break
         time.sleep(0.5)
     if path is None or not path.exists():
-        if job.status == "queued":
+        if job.status == JobStatus.QUEUED:
             print(f"job {job.id} is queued; its log starts when a worker picks it up", file=sys.stderr)
         else:
             print(f"job {job.id} has no log file", file=sys.stderr)
@@ -256,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_args(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("list", help="list jobs, newest first")
-    p.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled", "interrupted"])
+    p.add_argument("--status", choices=[s.value for s in JobStatus])
     p.add_argument("--limit", type=int, default=30)
     p.set_defaults(func=cmd_list)
     for name, func, text in (

@@ -18,7 +18,7 @@ from typing import Any
 
 from lab.errors import LabError
 from training import refs
-from training.grpo import GRPOJobConfig, rewardable
+from training.grpo_job import GRPOJobConfig, rewardable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERL_REWARD = REPO_ROOT / "lab" / "verl_reward.py"
@@ -269,7 +269,7 @@ def export_trl(rows: list[dict[str, Any]], config: GRPOJobConfig, out: Path) -> 
     """OUT/data/train.jsonl, OUT/iflab_reward.py and OUT/trl_grpo.yaml (run from OUT; see the YAML header)."""
     import yaml
 
-    from training.grpo import training_rows
+    from training.grpo_job import training_rows
 
     rm_path = _rm_path(config.reward_model)
     columns = training_rows(rows, chat=True, soft_scored=rm_path is not None)
@@ -297,10 +297,8 @@ def _grpo_config(args: argparse.Namespace) -> GRPOJobConfig:
 
     values: dict[str, Any] = {}
     if args.run is not None:
-        from storage import init_db
         from storage.runs import get_run
 
-        init_db()
         run = get_run(args.run)
         if run.kind != "grpo":
             raise LabError(f"run {args.run} is a {run.kind} run, not grpo", field="run")

@@ -172,7 +172,7 @@ def run_distributed(config: Any, ctx: JobContext, poll_s: float = 1.0) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from training.grpo import GRPOJobConfig, train
+    from training.grpo_job import GRPOJobConfig, train
 
     relay = Path((argv or sys.argv[1:])[0])
     ctx = RelayContext(relay)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from lab.errors import LabError
-from storage import init_db
 from storage import jobs as job_store
 from storage.jobs import JobRecord
 from training.registry import JobKind, config_to_dict, get_kind, parse_config
@@ -63,7 +62,6 @@ def submit_job(
 ) -> JobRecord:
     """Queue a new run's first job for the worker; refused (field `queue`) when the queue is at LAB_MAX_QUEUED,
     counted and inserted in one transaction, unless force."""
-    init_db()
     job_kind, config = check_config(kind, values)
     return job_store.create_job(job_kind.name, config, name=_clean_name(name), max_queued=queue_cap(force))
 
@@ -72,7 +70,6 @@ def resume_job(job_id: int, force: bool = False, foreground: bool = False) -> Jo
     """Queue the next attempt of an interrupted, cancelled or failed job (or, foreground, run it here and
     return it finished); it continues from the run's saved state / last checkpoint. The config is checked
     again (a checkpoint it names may have been deleted). The queue cap applies as in submit_job."""
-    init_db()
     old = job_store.get_job(job_id)
     check_config(old.kind, old.config)
     if foreground:
@@ -81,14 +78,12 @@ def resume_job(job_id: int, force: bool = False, foreground: bool = False) -> Jo
 
 
 def cancel_job(job_id: int) -> JobRecord:
-    init_db()
     return job_store.request_cancel(job_id)
 
 
 def run_in_foreground(kind: str, values: Mapping[str, Any] | None = None, name: str | None = None) -> JobRecord:
     """Create a job claimed by this process and run it here (the CLI's `run`): same checks, same code path
     as the worker, without the queue (so without its cap); output also goes to the job's log file."""
-    init_db()
     job_kind, config = check_config(kind, values)
     return _run_here(job_store.create_job(job_kind.name, config, name=_clean_name(name), claim_pid=os.getpid()))
 

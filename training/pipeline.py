@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
+from storage.models import JobStatus
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 STAGES = ("dataset", "reward_model", "grpo")
@@ -130,13 +131,11 @@ def submit_pipeline(
     cap (LAB_MAX_QUEUED, unless force): a refusal leaves no run and no job behind. Foreground stages do not
     queue; each is created when the one before it has succeeded.
     """
-    from storage import init_db
     from storage import jobs as job_store
     from training.jobs import queue_cap, run_in_foreground
 
     plan = plan_pipeline(preset, stages, overrides, name)
     if not foreground:
-        init_db()
         index = {stage.kind: i for i, stage in enumerate(plan)}
         new = [
             job_store.NewJob(s.kind, s.config, s.name, {field: index[k] for field, k in s.links.items()}) for s in plan
@@ -147,7 +146,7 @@ def submit_pipeline(
     for stage in plan:
         config = {**stage.config, **{field: f"run:{run_ids[k]}" for field, k in stage.links.items()}}
         job = run_in_foreground(stage.kind, config, name=stage.name)
-        if job.status != "succeeded":
+        if job.status != JobStatus.SUCCEEDED:
             raise LabError(f"stage {stage.kind} ended {job.status}: {job.error_message or ''}", field="stages")
         run_ids[stage.kind] = job.run_id
         jobs.append(job)

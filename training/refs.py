@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
+from storage.models import RESUMABLE_STATUSES, JobStatus
 
 ROW_SUFFIXES = (".jsonl", ".parquet")
 RUN_PREFIX = "run:"
@@ -47,7 +48,6 @@ def run_ref(ref: str) -> int | None:
 
 def check_run_ref(ref: str, kind: str, field: str) -> None:
     """At submit time: the referenced run exists and is of `kind` (it may still be queued or running)."""
-    from storage import init_db
     from storage.runs import get_run
 
     planned = (_planned_runs.get() or {}).get((ref or "").strip())
@@ -58,7 +58,6 @@ def check_run_ref(ref: str, kind: str, field: str) -> None:
     run_id = run_ref(ref)
     if run_id is None or run_id < 0:
         raise LabError(f"expected 'run:<run id>', got {ref!r}", field=field)
-    init_db()
     try:
         run = get_run(run_id)
     except LabError:
@@ -69,15 +68,13 @@ def check_run_ref(ref: str, kind: str, field: str) -> None:
 
 def wait_for_run(run_id: int, field: str, should_stop: Callable[[], bool], poll_s: float = 2.0) -> bool:
     """Block until run `run_id` succeeded (True) or we are asked to stop (False); LabError if it failed."""
-    from storage import init_db
     from storage.runs import get_run
 
-    init_db()
     while True:
         status = get_run(run_id).status
-        if status == "succeeded":
+        if status == JobStatus.SUCCEEDED:
             return True
-        if status in ("failed", "cancelled", "interrupted"):
+        if status in RESUMABLE_STATUSES:
             raise LabError(f"run {run_id}, whose output this job needs, ended {status}", field=field)
         if should_stop():
             return False
@@ -114,10 +111,7 @@ def resolve_dataset(ref: str, field: str = "dataset") -> Path:
         return run_dataset(run_id, field)
     dataset_id = _storage_id(text)
     if dataset_id is not None:
-        from storage import init_db
         from storage.datasets import get_dataset
-
-        init_db()
 
         try:
             path = Path(get_dataset(dataset_id).path)
@@ -140,10 +134,7 @@ def resolve_checkpoint(ref: str, field: str) -> Path:
         return run_checkpoint(run_id, field)
     checkpoint_id = _storage_id(text)
     if checkpoint_id is not None:
-        from storage import init_db
         from storage.checkpoints import get_checkpoint
-
-        init_db()
 
         try:
             path = Path(get_checkpoint(checkpoint_id).path)

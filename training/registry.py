@@ -88,11 +88,11 @@ def _load_kinds() -> None:
     import importlib
 
     for module in (
-        "training.generate",
-        "training.dataset",
-        "training.reward_model",
-        "training.grpo",
-        "training.evaluate",
+        "training.generate_job",
+        "training.dataset_job",
+        "training.reward_model_job",
+        "training.grpo_job",
+        "training.evaluate_job",
     ):
         try:
             importlib.import_module(module)

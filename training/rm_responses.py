@@ -14,7 +14,7 @@ from training.rm_pairs import usable_levels
 
 if TYPE_CHECKING:
     from training.registry import JobContext
-    from training.reward_model import RewardModelConfig
+    from training.reward_model_job import RewardModelConfig
 
 RESPONSES_FILE = "rm_responses.jsonl"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lab.errors import LabError
-from storage import init_db, jobs
+from storage import jobs
 from storage.models import JobStatus
 from training import outcome
 from training.context import JobLostError, StorageJobContext
@@ -59,7 +59,6 @@ def _install_stop_signals(ctx: StorageJobContext) -> dict[int, Any]:
 def execute(job_id: int, exit_when_lost: bool = True) -> str:
     """Run a job that is already `running` (claimed by a worker, or created claimed by the CLI); return its
     final status. Errors inside the job end it `failed` with message and traceback; they are not raised."""
-    init_db()
     pid = os.getpid()
     job = jobs.attach_process(job_id, pid)
     if job is None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.paths import lab_home, logs_dir
-from storage import init_db, jobs
+from storage import jobs
 from storage.jobs import JobRecord
 from storage.models import JobStatus
 from training import outcome
@@ -68,7 +68,6 @@ def recover_jobs(
     """Mark `running` jobs interrupted when their process is gone (same host) or their heartbeat is older
     than stale_s, or record the end the process left in its outcome file. Returns the ids. The app calls this
     at start; the worker at start and periodically. A write that fails (disk full) is retried next time."""
-    init_db()
     stale_s = stale_after_s() if stale_s is None else stale_s
     host = jobs.hostname()
     now = time.time()
@@ -164,7 +163,6 @@ class Worker:
         self._last_sweep = 0.0
 
     def run(self, exit_when_idle: bool = False) -> None:
-        init_db()
         recovered = recover_jobs()
         log.info("worker %s started (concurrency %s); recovered %s", os.getpid(), self.concurrency, recovered or "none")
         while not self.stopping.is_set():

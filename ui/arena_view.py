@@ -12,9 +12,9 @@ from typing import Any
 
 import gradio as gr
 
+from evals.arena import SideBySide, record_vote, stream_side_by_side, vote_summary
 from lab.errors import LabError
 from lab.models import MAX_SEED, check_seed
-from training.arena import SideBySide, record_vote, stream_side_by_side, vote_summary
 from ui import compose_state as cs
 from ui.errors import to_ui_error
 from ui.events import MODEL, PRIVATE, QUICK
@@ -125,7 +125,7 @@ def on_vote(comparison: Any, choice: str) -> list[Any]:
 
 
 def votes_view() -> tuple[list[list[Any]], Any]:
-    from lab.figures import votes_figure
+    from ui.figures import votes_figure
 
     pairs = vote_summary()
     rows = []

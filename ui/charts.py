@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage.metrics import MetricSeries, metric_names, metric_series
+from storage.models import ACTIVE_STATUSES
 
 MAX_POINTS = 600  # per curve; storage thins longer curves evenly and keeps the newest point
 AGGREGATE_TYPES = frozenset({"constraints/hard_pass_rate", "constraints/soft_rm_mean"})
@@ -138,7 +139,7 @@ def empty_reason(spec: ChartSpec, runs_by_kind: Mapping[str, int], status_of: Ma
         stage = "reward-model" if spec.kind == "reward_model" else "GRPO"
         return f"{spec.title}: this pipeline has no {stage} stage (tick it in Stages to run and Launch)."
     status = status_of.get(run_id, "")
-    if status in ("queued", "running"):
+    if status in ACTIVE_STATUSES:
         return f"{spec.title}: run {run_id} is {status}; {spec.empty}."
     return f"{spec.title}: run {run_id} ({status or 'finished'}) logged none of these curves."
 

@@ -13,10 +13,8 @@ RM_KIND = "reward_model"
 
 
 def _stored_checkpoints() -> list:
-    from storage import init_db
-    from storage.eval_results import checkpoint_infos
+    from storage.checkpoints import checkpoint_infos
 
-    init_db()
     return checkpoint_infos()
 
 

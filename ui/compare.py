@@ -8,10 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from lab.errors import LabError
-from lab.eval_suites import HELDOUT_OOD
-from storage.jobs import get_job
-from training.compare import (
+from evals.compare import (
     IF_SUITE,
     MATH_SUITE,
     comparison_table,
@@ -21,7 +18,11 @@ from training.compare import (
     tradeoff_data,
     type_deltas,
 )
-from training.evaluate import EvaluateConfig
+from evals.suites import HELDOUT_OOD
+from lab.errors import LabError
+from storage.jobs import get_job
+from storage.models import ACTIVE_STATUSES
+from training.evaluate_job import EvaluateConfig
 from training.jobs import cancel_job, submit_job
 from training.registry import config_bounds
 from ui import arena_view, ood_view
@@ -80,7 +81,7 @@ def on_eval_tick(job_id: int | None) -> tuple[Any, ...]:
     job = get_job(int(job_id))
     progress = jv.progress_of(job)
     bar = gr.update(value=jv.progress_bar_html(progress, job.status), visible=True)
-    if job.status in ("queued", "running"):
+    if job.status in ACTIVE_STATUSES:
         cancel = gr.update(interactive=not read_only())
         return progress.text, gr.Timer(active=True), gr.skip(), bar, cancel
     return progress.text, gr.Timer(active=False), job.id, bar, gr.update(interactive=False)
@@ -157,8 +158,8 @@ def metrics_by_row(headers: list[str], cells: list[list[str]]) -> tuple[list[str
 
 def on_results(refs: list[str], baseline: str | None, suite: str, mode: str) -> list[Any]:
     """Table with deltas, four IFEval numbers, per-type deltas, trade-off and accuracy over steps."""
-    from lab.figures import headline_figure, steps_figure, tradeoff_figure, type_delta_figure
-    from storage.eval_results import checkpoint_infos
+    from storage.checkpoints import checkpoint_infos
+    from ui.figures import headline_figure, steps_figure, tradeoff_figure, type_delta_figure
 
     try:
         refs = list(refs or [])

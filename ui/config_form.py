@@ -109,9 +109,7 @@ PICKERS = {
 def picker_choices(what: str) -> list[tuple[str, str]]:
     """(label, value) of stored datasets or reward models, newest first, after the 'from the earlier stage' one;
     for models: the bundled model, then stored policy checkpoints (by id) and folders in $LAB_HOME/models."""
-    from storage import init_db
 
-    init_db()
     if what == "model":
         from ui.choices import compare_targets, model_folders
 

@@ -14,6 +14,7 @@ from typing import Any
 from lab.errors import LabError
 from storage import jobs as job_store
 from storage.jobs import JobRecord
+from storage.models import ACTIVE_STATUSES, RESUMABLE_STATUSES, JobStatus
 from storage.runs import get_run
 from storage.samples import count_samples, list_samples
 from ui.scoring import summary
@@ -42,10 +43,10 @@ def watched_job(choice: str | None) -> JobRecord | None:
             return job_store.get_job(int(choice))
         except (LabError, ValueError):
             return None
-    running = job_store.list_jobs(status="running", limit=1)
+    running = job_store.list_jobs(status=JobStatus.RUNNING, limit=1)
     if running:
         return running[0]
-    queued = job_store.list_jobs(status="queued", limit=1000)
+    queued = job_store.list_jobs(status=JobStatus.QUEUED, limit=1000)
     if queued:
         return queued[-1]  # the oldest queued job runs next
     newest = job_store.list_jobs(limit=1)
@@ -73,7 +74,7 @@ class Progress:
 def remaining_seconds(job: JobRecord, now: float | None = None) -> float | None:
     """The job's ETA counted down to now: the job rewrites it with every heartbeat, so ETA minus the time since
     that heartbeat is current between updates. None before the job has a steady step time."""
-    if job.eta_seconds is None or job.status != "running":
+    if job.eta_seconds is None or job.status != JobStatus.RUNNING:
         return None
     now = time.time() if now is None else now
     return max(0.0, job.eta_seconds - max(0.0, now - (job.heartbeat_at or now)))
@@ -89,12 +90,12 @@ def waiting_for(job: JobRecord) -> str:
     for value in job.config.values():
         if (ref := run_ref(value)) is not None:
             needed = job_store.list_jobs(run_id=ref, limit=1)
-            if needed and needed[0].status in ("queued", "running"):
+            if needed and needed[0].status in ACTIVE_STATUSES:
                 return f"waiting for job {needed[0].id} ({needed[0].kind}, {needed[0].status})"
-    running = job_store.list_jobs(status="running", limit=1)
+    running = job_store.list_jobs(status=JobStatus.RUNNING, limit=1)
     if running:
         return f"waiting for the worker: job {running[0].id} ({running[0].kind}) is running"
-    ahead = [j for j in job_store.list_jobs(status="queued", limit=1000) if j.id < job.id]
+    ahead = [j for j in job_store.list_jobs(status=JobStatus.QUEUED, limit=1000) if j.id < job.id]
     if ahead:
         return f"waiting for the worker: {len(ahead)} queued ahead"
     return "waiting for the worker (if this stays, none is running: start one with python -m training.worker)"
@@ -112,13 +113,13 @@ def progress_of(job: JobRecord | None, now: float | None = None) -> Progress:
         parts.append(f"step {job.progress_current}/{job.progress_total} ({100 * fraction:.0f} %)")
     if job.started_at:
         parts.append(f"elapsed {clock((job.finished_at or now) - job.started_at)}")
-    if job.status == "running":
+    if job.status == JobStatus.RUNNING:
         parts.append(eta_text(job, now))
-    elif job.status == "queued":
+    elif job.status == JobStatus.QUEUED:
         parts.append(waiting_for(job))
     if job.progress_message:
         parts.append(job.progress_message)
-    if job.error_message and job.status in ("failed", "interrupted", "cancelled"):
+    if job.error_message and job.status in RESUMABLE_STATUSES:
         parts.append(job.error_message)
     return Progress(fraction, " · ".join(parts))
 
@@ -126,7 +127,9 @@ def progress_of(job: JobRecord | None, now: float | None = None) -> Progress:
 def progress_bar_html(progress: Progress, status: str) -> str:
     """A bar built only from numbers (no job text goes into HTML)."""
     percent = 0.0 if progress.fraction is None else 100.0 * progress.fraction
-    colour = {"failed": "#d62728", "cancelled": "#7f7f7f", "interrupted": "#ff7f0e"}.get(status, "#2ca02c")
+    colour = {JobStatus.FAILED: "#d62728", JobStatus.CANCELLED: "#7f7f7f", JobStatus.INTERRUPTED: "#ff7f0e"}.get(
+        status, "#2ca02c"
+    )
     return (
         '<div id="train-bar" style="height:14px;border-radius:7px;background:#e5e7eb;overflow:hidden">'
         f'<div style="height:100%;width:{percent:.1f}%;background:{colour}"></div></div>'
@@ -195,7 +198,7 @@ def downstream_queued(run_id: int) -> list[JobRecord]:
     wanted = f"{RUN_PREFIX}{run_id}"
     return [
         job
-        for job in job_store.list_jobs(status="queued", limit=1000)
+        for job in job_store.list_jobs(status=JobStatus.QUEUED, limit=1000)
         if any(isinstance(v, str) and v.strip() == wanted for v in job.config.values())
     ]
 
@@ -249,16 +252,16 @@ def stage_rows(runs: Mapping[str, int], now: float | None = None) -> tuple[list[
             continue
         job = jobs[0]
         progress = f"{job.progress_current}/{job.progress_total}" if job.progress_total else "—"
-        if job.status == "running":
+        if job.status == JobStatus.RUNNING:
             timing = eta_text(job, now)
             current = current or f"stage {i} of {len(runs)} ({kind})"
-        elif job.status == "queued":
+        elif job.status == JobStatus.QUEUED:
             timing = waiting_for(job)
         else:
             timing = f"took {clock((job.finished_at or now) - job.started_at)}" if job.started_at else "—"
         rows.append([f"{i} of {len(runs)}", kind, job.id, job.status, progress, timing])
     if not current and rows:
-        waiting = next((r for r in rows if r[3] == "queued"), None)
+        waiting = next((r for r in rows if r[3] == JobStatus.QUEUED), None)
         current = f"stage {waiting[0]} ({waiting[1]}) next" if waiting else f"all {len(rows)} stage(s) ended"
     return rows, current
 
@@ -266,7 +269,7 @@ def stage_rows(runs: Mapping[str, int], now: float | None = None) -> tuple[list[
 def queue_table() -> list[list[Any]]:
     rows = []
     for job in job_store.list_jobs(limit=200):
-        if job.status not in ("queued", "running"):
+        if job.status not in ACTIVE_STATUSES:
             continue
         total = f"{job.progress_current}/{job.progress_total}" if job.progress_total else "—"
         rows.append([job.id, job.run_id, job.kind, job.status, total, get_run(job.run_id).name])

@@ -1,6 +1,6 @@
 """Compare's in-domain vs out-of-domain panel: per checkpoint one IFEval-style number on heldout-if (or another
 in-domain suite) next to heldout-ood (or an IFBench file), paired deltas vs the baseline, a reading and a figure.
-Data from training.ood_compare; ui/compare.py places it and passes its triggers.
+Data from evals.ood_compare; ui/compare.py places it and passes its triggers.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from typing import Any
 
 import gradio as gr
 
-from lab.eval_domains import IN_DOMAIN, OUT_OF_DOMAIN
-from lab.eval_suites import HELDOUT_IF, HELDOUT_OOD
-from lab.figures import HEADLINE_ORDER
-from training.ood_compare import (
+from evals.domains import IN_DOMAIN, OUT_OF_DOMAIN
+from evals.metrics import HEADLINE_ORDER
+from evals.ood_compare import (
     DEFAULT_METRIC,
     domain_table,
     domain_values,
@@ -21,6 +20,7 @@ from training.ood_compare import (
     format_domain_table,
     short_suite,
 )
+from evals.suites import HELDOUT_IF, HELDOUT_OOD
 from ui.errors import to_ui_error
 from ui.events import PRIVATE, QUICK
 
@@ -34,7 +34,7 @@ def on_domain_results(
     refs: list[str] | None, baseline: str | None, in_suite: str, ood_suite: str, metric: str
 ) -> tuple[Any, Any, str]:
     """Table, figure and a note; nothing picked or nothing evaluated yet is a note, not an error."""
-    from lab.figures import domain_figure
+    from ui.figures import domain_figure
 
     hidden = gr.update(visible=False)
     refs = list(refs or [])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from evals.targets import is_registered_checkpoint
 from lab.errors import LabError
 from lab.model_access import DEMO_MODELS, check_demo_model, read_only, remote_code_allowed
 from lab.models import DEFAULT_MODEL_SPEC, MAX_SEED, check_seed, load_model, stream_generate
-from training.eval_targets import is_registered_checkpoint
 from ui.choices import generation_models
 from ui.errors import to_ui_error
 from ui.events import MODEL, QUICK

@@ -21,6 +21,7 @@ from storage.datasets import list_datasets
 from storage.evaluations import list_evaluations
 from storage.jobs import JobRecord, list_jobs
 from storage.metrics import latest_metrics, latest_value, metric_series
+from storage.models import ACTIVE_STATUSES
 from storage.runs import RunRecord, delete_run, get_run, list_runs
 from storage.samples import list_samples
 from ui.job_view import RUN_PREFIX, clock
@@ -234,7 +235,7 @@ def delete_plan(run_id: int) -> str:
     run = get_run(int(run_id))
     files = run_files(run.id)
     size = sum(_size(p) for p in files) / 1e6
-    active = [j for j in list_jobs(run_id=run.id, limit=10) if j.status in ("queued", "running")]
+    active = [j for j in list_jobs(run_id=run.id, limit=10) if j.status in ACTIVE_STATUSES]
     if active:
         return (
             f"Run {run.id} ({run.name}) is {active[0].status} (job {active[0].id}): cancel it in the Train tab "

@@ -11,6 +11,7 @@ import gradio as gr
 
 from lab.errors import LabError
 from storage.metrics import metric_names, metric_series
+from storage.models import JobStatus
 from storage.runs import get_run
 from ui import run_inspectors as ri
 from ui import run_overlay as ov
@@ -21,7 +22,7 @@ from ui.events import PRIVATE, QUICK
 from ui.settings import check_can_change, read_only
 
 KINDS = ("all", "dataset", "reward_model", "grpo", "evaluate", "generate")
-STATUSES = ("all", "queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+STATUSES = ("all", *(s.value for s in JobStatus))
 
 
 def on_filter(kind: str, status: str, search: str, sort: str) -> list[list[Any]]:

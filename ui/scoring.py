@@ -151,8 +151,8 @@ def soft_scorer_for(path: str) -> SoftScorer | None:
     """The reward model at `path` as a SoftScorer, loaded once and kept ("" → None: hard constraints only)."""
     if not path:
         return None
+    from evals.targets import is_registered_checkpoint
     from lab.model_access import check_demo_model
-    from training.eval_targets import is_registered_checkpoint
 
     check_demo_model(path, is_registered_checkpoint, field="reward_model")  # a read-only demo: stored RMs only
     with _scorer_lock:

@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from lab.errors import LabError
+from storage.models import ACTIVE_STATUSES
 from storage.runs import get_run
 from training.jobs import cancel_job, resume_job
 from training.pipeline import STAGES, list_presets, load_preset, submit_pipeline
@@ -80,7 +81,7 @@ def on_launch(preset: str, stages: list[str], name: str, specs: list[form.FieldS
 
 def _buttons(job: Any) -> tuple[Any, Any]:
     locked = read_only()
-    active = job is not None and job.status in ("queued", "running")
+    active = job is not None and job.status in ACTIVE_STATUSES
     resumable = job is not None and job.resumable and not locked
     if resumable:
         resumable = job_is_newest(job)

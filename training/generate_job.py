@@ -86,9 +86,8 @@ class GenerateConfig:
 
 
 def _checkpoint_folder(checkpoint_id: int, field_name: str) -> Path:
-    from storage import checkpoints, init_db
+    from storage import checkpoints
 
-    init_db()
     try:
         record = checkpoints.get_checkpoint(checkpoint_id)
     except LabError:
@@ -106,7 +105,7 @@ def _check_prompt_source(source: str) -> None:
     text = (source or "").strip()
     prefix, _, rest = text.partition(":")
     if prefix == "suite":
-        from lab.eval_suites import BUILTIN_SUITES
+        from evals.suites import BUILTIN_SUITES
 
         if rest not in BUILTIN_SUITES:
             raise LabError(f"unknown suite {rest!r}; allowed: {', '.join(BUILTIN_SUITES)}", field="prompts")
@@ -120,9 +119,8 @@ def _check_prompt_source(source: str) -> None:
 
 
 def _dataset_path(dataset_id: str) -> Path:
-    from storage import datasets, init_db
+    from storage import datasets
 
-    init_db()
     try:
         record = datasets.get_dataset(int(dataset_id))
     except (ValueError, LabError):
@@ -156,7 +154,7 @@ def prompt_rows(source: str, limit: int | None = None) -> list[dict[str, Any]]:
     text = source.strip()
     prefix, _, rest = text.partition(":")
     if prefix == "suite":
-        from lab.eval_suites import load_suite
+        from evals.suites import load_suite
 
         rows = [item.row() for item in load_suite(rest).items]
     elif prefix == "seed":

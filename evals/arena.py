@@ -11,7 +11,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lab.errors import LabError
-from lab.figures import VoteTally
+
+
+@dataclass(frozen=True)
+class VoteTally:
+    """Vote counts for one pair of checkpoints (A and B named after the reveal)."""
+
+    a_label: str
+    b_label: str
+    a_wins: int
+    b_wins: int
+    ties: int
+    both_bad: int
+
 
 CHOICES = ("a", "b", "tie", "both_bad")
 
@@ -108,9 +120,9 @@ def stream_side_by_side(
 ) -> Iterator[SideBySide]:
     """side_by_side as it happens: one model after another, a snapshot (done=False) per new piece of text,
     then the scored result (done=True). Closing the iterator stops the generation under way."""
+    from evals.targets import is_registered_checkpoint, resolve_target
     from lab.models import check_seed, load_model, stream_generate
     from lab.reward import breakdown_batch
-    from training.eval_targets import is_registered_checkpoint, resolve_target
 
     row = _row(prompt_or_row)
     seed = check_seed(seed)
@@ -155,8 +167,8 @@ def stream_side_by_side(
 
 def check_demo_refs(refs: Sequence[str], reward_model: str | None) -> None:
     """Read-only demo: only stored checkpoints (by id), the bundled model and folders lab.model_access allows."""
+    from evals.targets import CHECKPOINT_PREFIX, is_registered_checkpoint
     from lab.model_access import check_demo_model
-    from training.eval_targets import CHECKPOINT_PREFIX, is_registered_checkpoint
 
     named = [(str(ref), "checkpoints") for ref in refs] + ([(reward_model, "reward_model")] if reward_model else [])
     for ref, field_name in named:
@@ -173,7 +185,6 @@ class VoteResult:
 
 def record_vote(comparison: SideBySide, choice: str, slots: tuple[str, str] = ("A", "B")) -> VoteResult:
     """Store a vote between two answers (a = the first slot better, b = the second, tie, both_bad); reveal names."""
-    from storage import init_db
     from storage.votes import add_vote
 
     if choice not in CHOICES:
@@ -184,7 +195,6 @@ def record_vote(comparison: SideBySide, choice: str, slots: tuple[str, str] = ("
     if slots[0] == slots[1] or any(s not in by_slot for s in slots):
         raise LabError(f"pick two different answers among {', '.join(by_slot)}", field="slots")
     a, b = by_slot[slots[0]], by_slot[slots[1]]
-    init_db()
     vote_id = add_vote(
         comparison.prompt,
         a.model,
@@ -235,10 +245,8 @@ class PairSummary:
 
 def vote_summary(limit: int = 100_000) -> list[PairSummary]:
     """Per unordered pair of models: wins each way, ties and both-bad votes (most-voted pairs first)."""
-    from storage import init_db
     from storage.votes import list_votes
 
-    init_db()
     counts: dict[tuple[str, str], list[int]] = {}
     labels: dict[str, str] = {}
     for vote in list_votes(limit=limit):

@@ -78,13 +78,11 @@ def expand_refs(refs: list[str]) -> list[str]:
     for ref in refs:
         text = str(ref).strip()
         if text.startswith(RUN_PREFIX):
-            from storage import init_db
-            from storage.eval_results import checkpoint_infos
+            from storage.checkpoints import checkpoint_infos
 
             number = text.removeprefix(RUN_PREFIX)
             if not number.isdigit():
                 raise LabError(f"{text!r}: a run reference is 'run:<id>'", field="checkpoints")
-            init_db()
             infos = checkpoint_infos(run_id=int(number))
             if not infos:
                 raise LabError(f"run {number} has no stored checkpoints", field="checkpoints")
@@ -120,10 +118,8 @@ def resolve_target(ref: str) -> EvalTarget:
 
 def _stored(ref: str, checkpoint_id: int) -> EvalTarget:
     from lab.models import resolve_model_spec
-    from storage import init_db
-    from storage.eval_results import checkpoint_infos
+    from storage.checkpoints import checkpoint_infos
 
-    init_db()
     infos = checkpoint_infos(ids=[checkpoint_id])
     if not infos:
         raise LabError(f"no stored checkpoint with id {checkpoint_id}", field="checkpoints")
@@ -141,10 +137,8 @@ def _stored(ref: str, checkpoint_id: int) -> EvalTarget:
 
 
 def _stored_by_path(location: str) -> int | None:
-    from storage import init_db
-    from storage.eval_results import checkpoint_id_for_path
+    from storage.checkpoints import checkpoint_id_for_path
 
-    init_db()
     return checkpoint_id_for_path(location)
 
 

@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lab.errors import LabError
-from lab.model_access import check_remote_code
-from training.eval_targets import (
+from evals.lm_eval_hook import SUITE_NAME as OFFICIAL_SUITE
+from evals.targets import (
     EvalTarget,
     expand_refs,
     generation_key,
@@ -21,7 +20,8 @@ from training.eval_targets import (
     scorer_key,
     suite_cache_key,
 )
-from training.lm_eval_hook import SUITE_NAME as OFFICIAL_SUITE
+from lab.errors import LabError
+from lab.model_access import check_remote_code
 from training.registry import SEED_MAX, JobContext, JobKind, register_kind
 
 DEFAULT_SUITES = ("heldout-if", "heldout-ood", "math-probe")
@@ -101,8 +101,8 @@ class EvaluateConfig:
     use_cache: bool = field(default=True, metadata={"help": "Reuse stored results of identical evaluations."})
 
     def validate(self) -> None:
-        from lab.eval_suites import load_suite
-        from training.eval_generation import resolve_backend
+        from evals.generation import resolve_backend
+        from evals.suites import load_suite
 
         check_remote_code(self.trust_remote_code)  # needs the operator's LAB_ALLOW_REMOTE_CODE=1
         if not self.checkpoints:
@@ -131,7 +131,7 @@ class EvaluateConfig:
 
 
 def run(config: EvaluateConfig, ctx: JobContext) -> dict[str, Any]:
-    from lab.eval_suites import load_suite
+    from evals.suites import load_suite
 
     # 'run:N' is expanded once per run: a resume keeps the pairs (and their sample steps) of the first attempt.
     refs = list(ctx.resume_state().get("refs") or expand_refs(config.checkpoints))
@@ -163,7 +163,7 @@ class _EvalJob:
     """State shared by the pairs of one job: progress, the loaded generator and the soft scorer."""
 
     def __init__(self, config: EvaluateConfig, ctx: JobContext, total: int, refs: list[str]) -> None:
-        from training.eval_generation import resolve_backend
+        from evals.generation import resolve_backend
 
         self.refs = refs
         self.config = config
@@ -185,7 +185,7 @@ class _EvalJob:
             self._generator = None
 
     def generator(self, target: EvalTarget) -> Any:
-        from training.eval_generation import make_generator
+        from evals.generation import make_generator
 
         if self._generator_spec != target.spec:
             self.close()
@@ -206,9 +206,9 @@ class _EvalJob:
     # ------------------------------------------------------------------ our suites
 
     def evaluate_pair(self, step: int, target: EvalTarget, suite: Any) -> dict[str, Any] | None:
+        from evals.metrics import compute_metrics
         from lab.reward import breakdown_batch
         from storage.evaluations import add_evaluation
-        from training.eval_metrics import compute_metrics
 
         config = self.config
         gen_key = generation_key(target, suite, config.max_new_tokens, self.backend)
@@ -286,8 +286,8 @@ class _EvalJob:
     # ------------------------------------------------------------------ lm-eval's official IFEval
 
     def official(self, target: EvalTarget) -> dict[str, Any]:
+        from evals.lm_eval_hook import official_cache_key, official_ifeval_status, run_official_ifeval
         from storage.evaluations import add_evaluation
-        from training.lm_eval_hook import official_cache_key, official_ifeval_status, run_official_ifeval
 
         config = self.config
         status = official_ifeval_status(config.ifeval_data)
@@ -355,7 +355,8 @@ def _sample(item: Any, known: tuple[str, int], result: Any, gen_key: str, target
 
 def _known_responses(run_id: int, step: int, gen_key: str, use_cache: bool) -> dict[str, tuple[str, int]]:
     """Responses already generated with exactly these settings: this run's earlier attempt, else a cached twin."""
-    from storage.eval_results import find_generations, samples_at
+    from storage.evaluations import find_generations
+    from storage.samples import samples_at
 
     def from_samples(samples: list[Any]) -> dict[str, tuple[str, int]]:
         return {
@@ -375,7 +376,7 @@ def _known_responses(run_id: int, step: int, gen_key: str, use_cache: bool) -> d
 
 
 def _cached(cache_key: str) -> dict[str, Any] | None:
-    from storage.eval_results import find_cached
+    from storage.evaluations import find_cached
 
     found = find_cached(cache_key)
     return _summary(found.id, found.results, cached=True) if found else None

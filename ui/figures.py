@@ -1,4 +1,4 @@
-"""Plotly figure builders for evaluation and comparison, drawn from plain data values defined here.
+"""Plotly figure builders for evaluation and comparison, drawn from the plain data values of evals/.
 
 Accuracies come in as fractions in [0, 1] and are drawn as percentages. Plotly is imported on first use.
 """
@@ -6,84 +6,23 @@ Accuracies come in as fractions in [0, 1] and are drawn as percentages. Plotly i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from evals.arena import VoteTally
+from evals.compare import HeadlineValue, TradeoffPoint, TypeDelta
+from evals.metrics import HEADLINE_ORDER
+from evals.ood_compare import DomainValue
 
 if TYPE_CHECKING:  # plotly is heavy-ish; the UI imports this module lazily anyway
     import plotly.graph_objects as go
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
-HEADLINE_ORDER = ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose")
 HEADLINE_TITLES = {
     "prompt_strict": "prompt strict",
     "prompt_loose": "prompt loose",
     "instruction_strict": "instruction strict",
     "instruction_loose": "instruction loose",
 }
-
-
-@dataclass(frozen=True)
-class TypeDelta:
-    """Pass rate of one constraint type for one checkpoint, against the baseline checkpoint."""
-
-    label: str
-    type_id: str
-    value: float
-    baseline: float
-    n: int
-
-    @property
-    def delta(self) -> float:
-        return self.value - self.baseline
-
-
-@dataclass(frozen=True)
-class TradeoffPoint:
-    """One checkpoint's IF accuracy and math accuracy; `series` groups the checkpoints of one run."""
-
-    label: str
-    series: str
-    step: int | None
-    if_accuracy: float
-    math_accuracy: float
-    if_interval: tuple[float, float] | None = None
-    math_interval: tuple[float, float] | None = None
-    is_baseline: bool = False
-
-
-@dataclass(frozen=True)
-class HeadlineValue:
-    """One headline metric (e.g. "instruction_loose") of one checkpoint with its interval."""
-
-    label: str
-    metric: str
-    value: float
-    low: float | None = None
-    high: float | None = None
-
-
-@dataclass(frozen=True)
-class DomainValue:
-    """One checkpoint's headline metric on the in-domain or out-of-domain suite; delta vs the baseline (None for it)."""
-
-    label: str
-    domain: str  # "in-domain" | "out-of-domain"
-    value: float
-    low: float | None = None
-    high: float | None = None
-    delta: float | None = None
-
-
-@dataclass(frozen=True)
-class VoteTally:
-    """Vote counts for one pair of checkpoints (A and B named after the reveal)."""
-
-    a_label: str
-    b_label: str
-    a_wins: int
-    b_wins: int
-    ties: int
-    both_bad: int
 
 
 def _go() -> Any:

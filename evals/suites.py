@@ -2,7 +2,7 @@
 and user files in IFEval/IFBench format.
 
 Suites are named by a spec string (`heldout-if`, `heldout-ood`, `math-probe`, a path to a .jsonl file, optionally
-prefixed `ood:` or `ifbench:`; see lab.eval_domains); `load_suite(spec)` builds one. Building is deterministic,
+prefixed `ood:` or `ifbench:`; see evals.domains); `load_suite(spec)` builds one. Building is deterministic,
 and `fingerprint` changes when the content does. Each suite has a `domain` (in-domain, out-of-domain, mixed, math).
 """
 
@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from lab.errors import LabError
-from lab.eval_domains import (
+from evals.domains import (
     IFBENCH_PREFIX,
     IN_DOMAIN,
     MATH,
@@ -26,6 +25,7 @@ from lab.eval_domains import (
     family_of,
     split_suite_prefix,
 )
+from lab.errors import LabError
 
 HELDOUT_IF = "heldout-if"
 HELDOUT_OOD = "heldout-ood"
@@ -87,7 +87,7 @@ class EvalSuite:
     errors: tuple[RowError, ...] = ()
     description: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
-    domain: str = IN_DOMAIN  # in-domain | out-of-domain | mixed | math (lab.eval_domains)
+    domain: str = IN_DOMAIN  # in-domain | out-of-domain | mixed | math (evals.domains)
 
     @property
     def parts(self) -> list[str]:
@@ -128,7 +128,7 @@ def load_suite(spec: str) -> EvalSuite:
     if text == HELDOUT_IF:
         return heldout_if_suite()
     if text == HELDOUT_OOD:
-        from lab.ood_suite import heldout_ood_suite
+        from evals.ood_suite import heldout_ood_suite
 
         return heldout_ood_suite()
     if text == MATH_PROBE:
@@ -157,7 +157,7 @@ def load_ifeval_file(path: str | Path, prefix: str | None = None) -> EvalSuite:
 
     Rows with an unknown instruction id, malformed kwargs or bad JSON are listed in `errors`; the rest is kept.
     `prefix` 'ood' reports the file as out-of-domain; 'ifbench' too, and rows with non-IFBench ids become errors.
-    Without one the ids decide the domain (lab.eval_domains.domain_of_ids).
+    Without one the ids decide the domain (evals.domains.domain_of_ids).
     """
     file = Path(path).expanduser()
     if not file.is_file():

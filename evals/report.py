@@ -1,6 +1,6 @@
 """Markdown report of stored evaluations (for a README "Results" section or a closing note).
 
-`python -m training.eval_report bundled 12 [--baseline bundled] [--types] [--run 5]` prints, per suite, the
+`python -m evals.report bundled 12 [--baseline bundled] [--types] [--run 5]` prints, per suite, the
 comparison table with 95 % intervals and paired deltas, per-type deltas, in-domain vs out-of-domain side by side
 (heldout-if vs heldout-ood unless --in-suite/--ood-suite say otherwise), and the trade-off points of runs.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evals.compare import IF_SUITE, MATH_SUITE, comparison_table, format_table, tradeoff_data, type_deltas
+from evals.metrics import HEADLINE_ORDER
+from evals.ood_compare import DEFAULT_METRIC, domain_table, format_domain_table
+from evals.suites import HELDOUT_OOD
 from lab.errors import LabError
-from lab.eval_suites import HELDOUT_OOD
-from lab.figures import HEADLINE_ORDER
-from training.compare import IF_SUITE, MATH_SUITE, comparison_table, format_table, tradeoff_data, type_deltas
-from training.ood_compare import DEFAULT_METRIC, domain_table, format_domain_table
 
 
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -110,7 +110,7 @@ def domain_section(refs: list[str], baseline: str | None, in_suite: str, ood_sui
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.eval_report", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m evals.report", description=__doc__)
     parser.add_argument("refs", nargs="+", help="models: checkpoint ids, folders, 'bundled', hub ids")
     parser.add_argument(
         "--suite", action="append", help=f"suite(s) to report (default {IF_SUITE}, {HELDOUT_OOD} and {MATH_SUITE})"

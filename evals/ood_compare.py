@@ -9,11 +9,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from evals.compare import ComparisonRow, comparison_table, delta_cell, value_cell
+from evals.domains import IN_DOMAIN, MIXED, OUT_OF_DOMAIN, domain_of_suite_name
+from evals.metrics import HEADLINE_ORDER
+from evals.suites import HELDOUT_IF, HELDOUT_OOD
 from lab.errors import LabError
-from lab.eval_domains import IN_DOMAIN, MIXED, OUT_OF_DOMAIN, domain_of_suite_name
-from lab.eval_suites import HELDOUT_IF, HELDOUT_OOD
-from lab.figures import HEADLINE_ORDER, DomainValue
-from training.compare import ComparisonRow, comparison_table, delta_cell, value_cell
+
+
+@dataclass(frozen=True)
+class DomainValue:
+    """One checkpoint's headline metric on the in-domain or out-of-domain suite; delta vs the baseline (None for it)."""
+
+    label: str
+    domain: str  # "in-domain" | "out-of-domain"
+    value: float
+    low: float | None = None
+    high: float | None = None
+    delta: float | None = None
+
 
 DEFAULT_METRIC = "instruction_loose"  # the trade-off view's IF axis too
 
@@ -131,7 +144,7 @@ def format_domain_table(
 
 
 def domain_values(rows: Sequence[DomainRow], metric: str = DEFAULT_METRIC) -> list[DomainValue]:
-    """Both sides of every row, for lab.figures.domain_figure."""
+    """Both sides of every row, for ui.figures.domain_figure."""
     out = []
     for row in rows:
         for domain in (IN_DOMAIN, OUT_OF_DOMAIN):
@@ -155,10 +168,8 @@ def short_suite(suite: str) -> str:
 
 def evaluated_suites(domain: str) -> list[str]:
     """Stored suite names of this domain (mixed files count as both), newest first, for pickers."""
-    from storage import init_db
     from storage.evaluations import list_evaluations
 
-    init_db()
     found: dict[str, str] = {}
     for evaluation in list_evaluations(limit=500):
         res = evaluation.results

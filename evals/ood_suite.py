@@ -2,7 +2,7 @@
 
 Deterministic (fixed seed, its own random stream) and offline; IFBench's types are never sampled by the default
 training mix, and the tasks are the held-out ones, so no prompt of it is ever trained on. Load it by name with
-`lab.eval_suites.load_suite("heldout-ood")`.
+`evals.suites.load_suite("heldout-ood")`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from evals.domains import OUT_OF_DOMAIN, family_of
+from evals.suites import HELDOUT_OOD, OOD_PROMPTS, SUITE_SEED, EvalSuite, _rng, _row_item, _task_text
 from lab.errors import LabError
-from lab.eval_domains import OUT_OF_DOMAIN, family_of
-from lab.eval_suites import HELDOUT_OOD, OOD_PROMPTS, SUITE_SEED, EvalSuite, _rng, _row_item, _task_text
 
 
 def heldout_ood_suite(prompts: int = OOD_PROMPTS, seed: int = SUITE_SEED) -> EvalSuite:

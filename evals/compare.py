@@ -2,7 +2,7 @@
 intervals), per-constraint-type deltas, and the IF-vs-math trade-off over a run's checkpoints.
 
 Models are named as in the evaluate job: stored checkpoint ids ('12'), folders, 'bundled' or hub ids.
-Side-by-side generation and blind votes live in training.arena.
+Side-by-side generation and blind votes live in evals.arena.
 """
 
 from __future__ import annotations
@@ -12,10 +12,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.bootstrap import bootstrap_mean, bootstrap_ratio
+from evals.bootstrap import bootstrap_mean, bootstrap_ratio
+from evals.metrics import HEADLINE_ORDER, PER_ITEM_FIELDS
 from lab.errors import LabError
-from lab.figures import HEADLINE_ORDER, HeadlineValue, TradeoffPoint, TypeDelta
 from storage.evaluations import EvaluationRecord
+
+
+@dataclass(frozen=True)
+class TypeDelta:
+    """Pass rate of one constraint type for one checkpoint, against the baseline checkpoint."""
+
+    label: str
+    type_id: str
+    value: float
+    baseline: float
+    n: int
+
+    @property
+    def delta(self) -> float:
+        return self.value - self.baseline
+
+
+@dataclass(frozen=True)
+class TradeoffPoint:
+    """One checkpoint's IF accuracy and math accuracy; `series` groups the checkpoints of one run."""
+
+    label: str
+    series: str
+    step: int | None
+    if_accuracy: float
+    math_accuracy: float
+    if_interval: tuple[float, float] | None = None
+    math_interval: tuple[float, float] | None = None
+    is_baseline: bool = False
+
+
+@dataclass(frozen=True)
+class HeadlineValue:
+    """One headline metric (e.g. "instruction_loose") of one checkpoint with its interval."""
+
+    label: str
+    metric: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+
 
 IF_SUITE = "heldout-if"
 MATH_SUITE = "math-probe"
@@ -27,16 +68,6 @@ TABLE_METRICS = (
     "mean_tokens",
     "format_failure_rate",
 )
-# Per-item fields of results["per_item"] behind each metric: (numerator, denominator or None for a mean).
-_PAIRED = {
-    "prompt_strict": ("ps", None),
-    "prompt_loose": ("pl", None),
-    "instruction_strict": ("si", "n"),
-    "instruction_loose": ("li", "n"),
-    "soft_mean": ("s", None),
-    "math_accuracy": ("m", None),
-    "math_accuracy_flexible": ("mf", None),
-}
 
 
 @dataclass(frozen=True)
@@ -58,12 +89,6 @@ class ComparisonRow:
     delta_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-def _ready() -> None:
-    from storage import init_db
-
-    init_db()  # idempotent and cheap once done; lets the UI call these before anything else touched storage
-
-
 def model_key(ref: str) -> tuple[str, Any]:
     """('checkpoint', id) for stored checkpoint refs, else ('model', the string evaluations.model holds)."""
     from lab.models import DEFAULT_MODEL_SPEC
@@ -76,7 +101,7 @@ def model_key(ref: str) -> tuple[str, Any]:
         return "model", DEFAULT_MODEL_SPEC
     path = Path(text).expanduser()
     if path.exists():
-        from storage.eval_results import checkpoint_id_for_path
+        from storage.checkpoints import checkpoint_id_for_path
 
         resolved = str(path.resolve())
         stored = checkpoint_id_for_path(resolved)
@@ -87,16 +112,15 @@ def model_key(ref: str) -> tuple[str, Any]:
 def suite_name(suite: str) -> str:
     """The name evaluations store for a suite: built-in names as they are, files as resolved paths (an
     'ood:'/'ifbench:' prefix kept)."""
-    from lab.eval_suites import suite_store_name
+    from evals.suites import suite_store_name
 
     return suite_store_name(suite)
 
 
 def latest_evaluation(ref: str, suite: str, fingerprint: str | None = None) -> EvaluationRecord | None:
     """The newest complete evaluation of a model on a suite; with `fingerprint`, of exactly those prompts if any."""
-    from storage.eval_results import evaluations_for_checkpoints, evaluations_for_model
+    from storage.evaluations import evaluations_for_checkpoints, evaluations_for_model
 
-    _ready()
     suite = suite_name(suite)
     kind, value = model_key(ref)
     found = evaluations_for_checkpoints([value], suite) if kind == "checkpoint" else evaluations_for_model(value, suite)
@@ -147,9 +171,9 @@ def paired_delta(
     treatment: dict[str, Any], baseline: dict[str, Any], metric: str, *, resamples: int = 1000, seed: int = 0
 ) -> tuple[float, float, float] | None:
     """(delta, low, high) of a metric on the items both evaluations answered (their per_item blocks)."""
-    if metric not in _PAIRED:
+    if metric not in PER_ITEM_FIELDS:
         return None
-    num, den = _PAIRED[metric]
+    num, den = PER_ITEM_FIELDS[metric]
     keys = [k for k in treatment if k in baseline and num in treatment[k] and num in baseline[k]]
     if not keys:
         return None
@@ -242,7 +266,7 @@ def delta_cell(delta: float, interval: Sequence[float] | None) -> str:
 
 
 def headline_values(rows: Sequence[ComparisonRow]) -> list[HeadlineValue]:
-    """IFEval's four numbers of each row, for lab.figures.headline_figure."""
+    """IFEval's four numbers of each row, for ui.figures.headline_figure."""
     out = []
     for row in rows:
         for metric in HEADLINE_ORDER:
@@ -302,10 +326,9 @@ def tradeoff_data(
 
     base "auto": the `model` the first run was trained from (its config), else the bundled model; None: no base.
     """
-    from storage.eval_results import checkpoint_infos
+    from storage.checkpoints import checkpoint_infos
     from storage.runs import get_run
 
-    _ready()
     if base == "auto":
         base = str(get_run(int(run_ids[0])).config.get("model") or "bundled") if run_ids else "bundled"
     if if_metric not in HEADLINE_ORDER:
@@ -345,7 +368,7 @@ def tradeoff_data(
 def official_comparison(refs: Sequence[str], ifeval_file: str) -> list[dict[str, Any]]:
     """Per model, our four IFEval numbers on an IFEval-format file next to lm-eval's on the same file
     (evaluate both the file and 'lm-eval-ifeval' with ifeval_data set to it). Missing sides are None."""
-    from training.lm_eval_hook import SUITE_NAME
+    from evals.lm_eval_hook import SUITE_NAME
 
     suite = str(Path(ifeval_file).expanduser().resolve())
     out = []
@@ -371,7 +394,6 @@ def evaluated_models(suite: str | None = None, limit: int = 500) -> list[tuple[s
     """(ref, label) of every model with a complete evaluation, newest first, for pickers."""
     from storage.evaluations import list_evaluations
 
-    _ready()
     seen: dict[str, str] = {}
     for evaluation in list_evaluations(suite=suite, limit=limit):
         if evaluation.results.get("status") != "complete":

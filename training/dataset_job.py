@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evals.domains import family_of
 from lab.constraints.base import FAMILIES
 from lab.errors import LabError
-from lab.eval_domains import family_of
 from lab.paths import SLUG_RULE, check_slug, confined
 from training.refs import write_rows
 from training.registry import SEED_MAX, JobContext, JobKind, register_kind

@@ -9,21 +9,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lab.bootstrap import bootstrap_mean, bootstrap_ratio
-from lab.eval_domains import family_of
-from lab.eval_suites import EvalItem
+from evals.bootstrap import bootstrap_mean, bootstrap_ratio
+from evals.domains import family_of
+from evals.suites import EvalItem
 from lab.math_problems import flexible_matches
 from lab.reward import RewardBreakdown
 
-HEADLINE = (
-    "prompt_strict",
-    "prompt_loose",
-    "instruction_strict",
-    "instruction_loose",
-    "soft_mean",
-    "math_accuracy",
-    "math_accuracy_flexible",
-)
+# IFEval's four numbers, in the order every table and figure shows them.
+HEADLINE_ORDER = ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose")
+HEADLINE = (*HEADLINE_ORDER, "soft_mean", "math_accuracy", "math_accuracy_flexible")
+# One results["per_item"] entry: its token count, its hard-constraint count, and per paired metric the field of
+# its numerator and the field of its denominator (None: the metric is a mean over items).
+ITEM_TOKENS = "t"
+ITEM_CONSTRAINTS = "n"
+PER_ITEM_FIELDS: dict[str, tuple[str, str | None]] = {
+    "prompt_strict": ("ps", None),
+    "prompt_loose": ("pl", None),
+    "instruction_strict": ("si", ITEM_CONSTRAINTS),
+    "instruction_loose": ("li", ITEM_CONSTRAINTS),
+    "soft_mean": ("s", None),
+    "math_accuracy": ("m", None),
+    "math_accuracy_flexible": ("mf", None),
+}
 
 
 @dataclass(frozen=True)
@@ -41,21 +48,23 @@ class ItemOutcome:
     math_flexible: bool | None = None  # last number equals the answer (lm-eval gsm8k flexible-extract)
 
     def compact(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"t": self.tokens}
+        out: dict[str, Any] = {ITEM_TOKENS: self.tokens}
+        values: dict[str, float] = {}
         if self.strict:
-            out.update(
-                ps=int(all(self.strict)),
-                pl=int(all(self.loose)),
-                si=sum(self.strict),
-                li=sum(self.loose),
-                n=len(self.strict),
+            out[ITEM_CONSTRAINTS] = len(self.strict)
+            values.update(
+                prompt_strict=int(all(self.strict)),
+                prompt_loose=int(all(self.loose)),
+                instruction_strict=sum(self.strict),
+                instruction_loose=sum(self.loose),
             )
         if self.soft is not None:
-            out["s"] = round(self.soft, 6)
+            values["soft_mean"] = round(self.soft, 6)
         if self.math is not None:
-            out["m"] = int(self.math)
+            values["math_accuracy"] = int(self.math)
         if self.math_flexible is not None:
-            out["mf"] = int(self.math_flexible)
+            values["math_accuracy_flexible"] = int(self.math_flexible)
+        out.update({PER_ITEM_FIELDS[metric][0]: value for metric, value in values.items()})
         return out
 
 
