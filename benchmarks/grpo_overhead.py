@@ -99,6 +99,7 @@ def run_bare(values: dict[str, Any], work_dir: Path) -> list[tuple[float, float]
     from trl import GRPOTrainer
 
     from training.grpo_job import GRPOJobConfig, load_policy, reward_function, training_rows, trl_args
+    from training.grpo_trl import lora_kwargs
     from training.refs import read_rows, resolve_dataset
     from training.registry import parse_config
 
@@ -113,7 +114,7 @@ def run_bare(values: dict[str, Any], work_dir: Path) -> list[tuple[float, float]
             if logs and "loss" in logs:
                 times.append(now())
 
-    peft = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules="all-linear")
+    peft = LoraConfig(**lora_kwargs(config))  # the job's own LoRA arguments
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[reward],

@@ -154,7 +154,7 @@ def stream_side_by_side(
     scorer = None
     if reward_model:
         from lab.rm_scorer import load_rm_scorer
-        from training.refs import resolve_checkpoint
+        from storage.refs import resolve_checkpoint
 
         scorer = load_rm_scorer(resolve_checkpoint(reward_model, "reward_model"))
     results = breakdown_batch([row] * len(targets), responses, scorer, loose=True)

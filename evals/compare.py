@@ -14,6 +14,7 @@ from typing import Any
 
 from evals.bootstrap import bootstrap_mean, bootstrap_ratio
 from evals.metrics import HEADLINE_ORDER, PER_ITEM_FIELDS
+from lab.constraints.ifeval_modes import LOOSE, STRICT, VERDICT_MODES
 from lab.errors import LabError
 from storage.evaluations import EvaluationRecord
 
@@ -278,11 +279,11 @@ def headline_values(rows: Sequence[ComparisonRow]) -> list[HeadlineValue]:
 
 
 def type_deltas(
-    refs: Sequence[str], suite: str = IF_SUITE, baseline: str | None = None, mode: str = "loose"
+    refs: Sequence[str], suite: str = IF_SUITE, baseline: str | None = None, mode: str = LOOSE
 ) -> list[TypeDelta]:
     """Per constraint type, each model's pass rate (hard: strict or loose; soft: RM mean) vs the baseline's."""
-    if mode not in ("strict", "loose"):
-        raise LabError(f"must be 'strict' or 'loose', got {mode!r}", field="mode")
+    if mode not in VERDICT_MODES:
+        raise LabError(f"must be {STRICT!r} or {LOOSE!r}, got {mode!r}", field="mode")
     rows = comparison_table(refs, suite, baseline)
     base = next((r for r in rows if r.is_baseline), None)
     if base is None:

@@ -7,7 +7,6 @@ Both return the responses and their generated token counts (exact, from the engi
 from __future__ import annotations
 
 import gc
-import importlib.util
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,19 +33,11 @@ class Generator(Protocol):
     def close(self) -> None: ...
 
 
-def vllm_available() -> bool:
-    if importlib.util.find_spec("vllm") is None:
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
 def resolve_backend(backend: str) -> str:
     """'auto' -> vllm when vLLM and a CUDA device are present, else lab.generation's choice (CTranslate2 on CPU
     when installed, transformers otherwise or when LAB_GENERATION_ENGINE=transformers); refuses vLLM without
     CUDA, and runs a missing CTranslate2 as transformers (logged)."""
-    from lab.generation import resolve_engine
+    from lab.generation import resolve_engine, vllm_available
     from lab.generation.engine import ctranslate2_available
 
     if backend not in BACKENDS:

@@ -12,6 +12,7 @@ from typing import Any
 from evals.bootstrap import bootstrap_mean, bootstrap_ratio
 from evals.domains import family_of
 from evals.suites import EvalItem
+from lab.constraints.ifeval_modes import LOOSE, STRICT
 from lab.math_problems import flexible_matches
 from lab.reward import RewardBreakdown
 
@@ -106,7 +107,7 @@ def compute_metrics(
         ifeval["prompt_strict"] = interval([float(all(o.strict)) for o in hard])
         ifeval["prompt_loose"] = interval([float(all(o.loose)) for o in hard])
         counts = [float(len(o.strict)) for o in hard]
-        for name, attr in (("instruction_strict", "strict"), ("instruction_loose", "loose")):
+        for name, attr in (("instruction_strict", STRICT), ("instruction_loose", LOOSE)):
             passed = [float(sum(getattr(o, attr))) for o in hard]
             ifeval[name] = bootstrap_ratio(passed, counts, n_resamples=resamples, seed=seed).as_dict()
     out["ifeval"] = ifeval
@@ -150,11 +151,11 @@ def _per_type(items: Sequence[EvalItem], results: Sequence[RewardBreakdown]) -> 
     acc: dict[str, dict[str, Any]] = {}
     for result in results:
         for r in result.results:
-            entry = acc.setdefault(r.id, {"kind": r.kind, "n": 0, "strict": 0.0, "loose": 0.0, "scored": 0, "sum": 0.0})
+            entry = acc.setdefault(r.id, {"kind": r.kind, "n": 0, STRICT: 0.0, LOOSE: 0.0, "scored": 0, "sum": 0.0})
             entry["n"] += 1
             if r.kind == "hard":
-                entry["strict"] += float(bool(r.strict and r.strict.passed))
-                entry["loose"] += float(bool(r.loose and r.loose.passed))
+                entry[STRICT] += float(bool(r.strict and r.strict.passed))
+                entry[LOOSE] += float(bool(r.loose and r.loose.passed))
             elif r.score is not None:
                 entry["scored"] += 1
                 entry["sum"] += r.score
@@ -162,8 +163,8 @@ def _per_type(items: Sequence[EvalItem], results: Sequence[RewardBreakdown]) -> 
     for type_id, e in sorted(acc.items()):
         family = family_of(type_id, default="unknown")
         if e["kind"] == "hard":
-            strict, loose = e["strict"] / e["n"], e["loose"] / e["n"]
-            out[type_id] = {"kind": "hard", "family": family, "n": e["n"], "strict": strict, "loose": loose}
+            strict, loose = e[STRICT] / e["n"], e[LOOSE] / e["n"]
+            out[type_id] = {"kind": "hard", "family": family, "n": e["n"], STRICT: strict, LOOSE: loose}
         else:
             mean = e["sum"] / e["scored"] if e["scored"] else None
             out[type_id] = {"kind": "soft", "family": family, "n": e["n"], "scored": e["scored"], "mean": mean}
@@ -176,11 +177,11 @@ def _per_family(per_type: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
     for entry in per_type.values():
         if entry["kind"] != "hard":
             continue
-        acc = out.setdefault(entry["family"], {"n": 0, "strict": 0.0, "loose": 0.0})
+        acc = out.setdefault(entry["family"], {"n": 0, STRICT: 0.0, LOOSE: 0.0})
         acc["n"] += entry["n"]
-        acc["strict"] += entry["strict"] * entry["n"]
-        acc["loose"] += entry["loose"] * entry["n"]
-    return {f: {"n": a["n"], "strict": a["strict"] / a["n"], "loose": a["loose"] / a["n"]} for f, a in out.items()}
+        acc[STRICT] += entry[STRICT] * entry["n"]
+        acc[LOOSE] += entry[LOOSE] * entry["n"]
+    return {f: {"n": a["n"], STRICT: a[STRICT] / a["n"], LOOSE: a[LOOSE] / a["n"]} for f, a in out.items()}
 
 
 def headline(metrics: dict[str, Any]) -> dict[str, float | None]:

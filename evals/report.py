@@ -14,6 +14,7 @@ from evals.compare import IF_SUITE, MATH_SUITE, comparison_table, format_table, 
 from evals.metrics import HEADLINE_ORDER
 from evals.ood_compare import DEFAULT_METRIC, domain_table, format_domain_table
 from evals.suites import HELDOUT_OOD
+from lab.constraints.ifeval_modes import LOOSE, VERDICT_MODES
 from lab.errors import LabError
 
 
@@ -29,7 +30,7 @@ def report(
     baseline: str | None = None,
     types: bool = False,
     runs: list[int] | None = None,
-    mode: str = "loose",
+    mode: str = LOOSE,
     in_suite: str = IF_SUITE,
     ood_suite: str = HELDOUT_OOD,
     domain_metric: str = DEFAULT_METRIC,
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--baseline", help="model the deltas are against (default: the first)")
     parser.add_argument("--types", action="store_true", help="add per-constraint-type deltas")
-    parser.add_argument("--mode", default="loose", choices=("strict", "loose"), help="per-type verdicts")
+    parser.add_argument("--mode", default=LOOSE, choices=VERDICT_MODES, help="per-type verdicts")
     parser.add_argument("--run", type=int, action="append", help="add the trade-off points of this run")
     args = parser.parse_args(argv)
     try:

@@ -14,7 +14,6 @@ from lab.errors import LabError
 
 METRICS_VERSION = 3  # bump when compute_metrics changes meaning, so old cached results are not reused (3: families)
 CHECKPOINT_PREFIX = "checkpoint:"
-RUN_PREFIX = "run:"
 
 
 @dataclass(frozen=True)
@@ -74,18 +73,20 @@ def _hash(value: Any) -> str:
 
 def expand_refs(refs: list[str]) -> list[str]:
     """'run:5' stands for every stored checkpoint of run 5 (by step); other refs pass through, duplicates dropped."""
+    from storage.refs import MALFORMED_RUN_REF, RUN_PREFIX, run_ref
+
     out: list[str] = []
     for ref in refs:
         text = str(ref).strip()
-        if text.startswith(RUN_PREFIX):
+        run_id = run_ref(text)
+        if run_id == MALFORMED_RUN_REF:
+            raise LabError(f"{text!r}: a run reference is '{RUN_PREFIX}<id>'", field="checkpoints")
+        if run_id is not None:
             from storage.checkpoints import checkpoint_infos
 
-            number = text.removeprefix(RUN_PREFIX)
-            if not number.isdigit():
-                raise LabError(f"{text!r}: a run reference is 'run:<id>'", field="checkpoints")
-            infos = checkpoint_infos(run_id=int(number))
+            infos = checkpoint_infos(run_id=run_id)
             if not infos:
-                raise LabError(f"run {number} has no stored checkpoints", field="checkpoints")
+                raise LabError(f"run {run_id} has no stored checkpoints", field="checkpoints")
             out.extend(str(info.id) for info in infos)
         else:
             out.append(text)
@@ -165,7 +166,7 @@ def scorer_key(reward_model: str | None) -> dict[str, Any] | None:
     if not reward_model:
         return None
     from lab.rm_scorer import read_rm_info
-    from training.refs import resolve_checkpoint
+    from storage.refs import resolve_checkpoint
 
     folder = resolve_checkpoint(reward_model, "reward_model")
     read_rm_info(folder)

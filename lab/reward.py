@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from lab.constraints.base import Verdict
-from lab.constraints.ifeval_modes import check_hard
+from lab.constraints.ifeval_modes import LOOSE, STRICT, VERDICT_MODES, check_hard
 from lab.constraints.registry import get_type
 from lab.errors import LabError
 from lab.math_problems import answer_matches
 
 AGGREGATES = ("mean", "all_or_nothing")
-HARD_MODES = ("strict", "loose")
+HARD_MODES = VERDICT_MODES
 NOT_SCORED = "not scored — no reward model selected"
 UNCLOSED_THINK = "unclosed_think"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -174,8 +174,8 @@ def _weight_of(weights: Sequence[float] | Mapping[str, float] | None, spec: RowC
 
 def _hard_result(spec: RowConstraint, answer: str, weight: float, hard_mode: str, loose: bool) -> ConstraintResult:
     strict = check_hard(spec.id, answer, spec.params, loose=False)
-    loose_verdict = check_hard(spec.id, answer, spec.params, loose=True) if loose or hard_mode == "loose" else None
-    used = loose_verdict if hard_mode == "loose" else strict
+    loose_verdict = check_hard(spec.id, answer, spec.params, loose=True) if loose or hard_mode == LOOSE else None
+    used = loose_verdict if hard_mode == LOOSE else strict
     assert used is not None
     return ConstraintResult(
         spec.index, spec.id, "hard", spec.text, spec.params, used.score, used.passed, used.evidence,
@@ -231,7 +231,7 @@ def breakdown_batch(
     soft_scorer: SoftScorer | None = None,
     aggregate: str = "mean",
     weights: Sequence[float] | Mapping[str, float] | None = None,
-    hard_mode: str = "strict",
+    hard_mode: str = STRICT,
     loose: bool = True,
     think_opened: bool = False,
 ) -> list[RewardBreakdown]:
@@ -312,7 +312,7 @@ def breakdown(
     soft_scorer: SoftScorer | None = None,
     aggregate: str = "mean",
     weights: Sequence[float] | Mapping[str, float] | None = None,
-    hard_mode: str = "strict",
+    hard_mode: str = STRICT,
     loose: bool = True,
     think_opened: bool = False,
 ) -> RewardBreakdown:

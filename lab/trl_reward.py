@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from lab.constraints.ifeval_modes import LOOSE, STRICT
 from lab.reward import (
     THINK_CLOSE,
     THINK_OPEN,
@@ -111,7 +112,7 @@ def make_trl_reward(
     soft_scorer: SoftScorer | None = None,
     aggregate: str = "mean",
     weights: Sequence[float] | Mapping[str, float] | None = None,
-    hard_mode: str = "strict",
+    hard_mode: str = STRICT,
     think_opened: bool | None = None,
     name: str = "constraint_reward",
 ) -> RewardFunc:
@@ -136,7 +137,7 @@ def make_trl_reward(
             if idx:
                 done = breakdown_batch(
                     [rows[i] for i in idx], [texts[i] for i in idx], soft_scorer, aggregate, weights,
-                    hard_mode, loose=hard_mode == "loose", think_opened=flag,
+                    hard_mode, loose=hard_mode == LOOSE, think_opened=flag,
                 )  # fmt: skip
                 for i, b in zip(idx, done, strict=True):
                     results[i] = b

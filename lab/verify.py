@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from lab.constraints.hard.ifbench_common import ifbench_note
 from lab.constraints.hard.keywords import RANDOM_LETTER_NOTE, letter_is_random_in_reference
-from lab.constraints.ifeval_modes import check_hard_modes, ifeval_metrics, loose_variants
+from lab.constraints.ifeval_modes import LOOSE, STRICT, check_hard_modes, ifeval_metrics, loose_variants
 from lab.constraints.registry import get_type
 from lab.errors import LabError
 
@@ -50,8 +50,8 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
         results.append(
             {
                 "instruction_id": type_id,
-                "strict": strict.passed,
-                "loose": loose.passed,
+                STRICT: strict.passed,
+                LOOSE: loose.passed,
                 "strict_evidence": strict.evidence,
                 "loose_evidence": loose.evidence,
             }
@@ -67,8 +67,8 @@ def score_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **row,
         "results": results,
-        "follow_all_strict": all(r["strict"] for r in results),
-        "follow_all_loose": all(r["loose"] for r in results),
+        "follow_all_strict": all(r[STRICT] for r in results),
+        "follow_all_loose": all(r[LOOSE] for r in results),
     }
 
 
@@ -122,8 +122,8 @@ def verify_lines(lines: Iterable[str | bytes], out: TextIO, err: TextIO) -> Veri
                 {**row, "error": str(problem)} if isinstance(row, Mapping) else {"line": number, "error": str(problem)}
             )
         else:
-            strict.append([r["strict"] for r in scored["results"]])
-            loose.append([r["loose"] for r in scored["results"]])
+            strict.append([r[STRICT] for r in scored["results"]])
+            loose.append([r[LOOSE] for r in scored["results"]])
             noted += sum("note" in r for r in scored["results"])
         out.write(json.dumps(scored, ensure_ascii=False) + "\n")
     return VerifySummary(ifeval_metrics(strict, loose), rows, failed, noted)

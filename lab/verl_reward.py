@@ -11,6 +11,7 @@ import math
 from functools import cache
 from typing import Any
 
+from lab.constraints.ifeval_modes import LOOSE, STRICT
 from lab.constraints.registry import all_types
 from lab.reward import SoftScorer, breakdown
 
@@ -65,7 +66,7 @@ def compute_score(
     soft_scorer: SoftScorer | None = None,
     rm_path: str | None = None,
     aggregate: str = "mean",
-    hard_mode: str = "strict",
+    hard_mode: str = STRICT,
     think_opened: bool = False,
     scale: float = 1.0,
     **_: Any,
@@ -79,7 +80,7 @@ def compute_score(
         soft_scorer=scorer,
         aggregate=aggregate,
         hard_mode=hard_mode,
-        loose=hard_mode == "loose",
+        loose=hard_mode == LOOSE,
         think_opened=think_opened,
     )
     nan = math.nan

@@ -25,9 +25,21 @@ class EvaluationRecord:
 
 
 def add_evaluation(
-    run_id: int, model: str, suite: str, results: Mapping[str, Any], checkpoint_id: int | None = None
-) -> int:
+    run_id: int,
+    model: str,
+    suite: str,
+    results: Mapping[str, Any],
+    checkpoint_id: int | None = None,
+    job_id: int | None = None,
+    pid: int | None = None,
+) -> int | None:
+    """Store one evaluation and return its id. With job_id (and pid), only while that process still runs that
+    job, checked in the same transaction: a job declared lost gets None and nothing is written."""
+    from storage.outputs import owns_job
+
     with write_session() as session:
+        if job_id is not None and not owns_job(session.connection(), job_id, pid):
+            return None
         evaluation = Evaluation(
             run_id=run_id,
             checkpoint_id=checkpoint_id,

@@ -19,6 +19,7 @@ from lab.paths import logs_dir
 from storage import runs
 from storage.db import now, read_session, to_record, write_session
 from storage.models import ACTIVE_STATUSES, FINISHED_STATUSES, RESUMABLE_STATUSES, Job, JobStatus
+from storage.refs import format_run_ref
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def create_jobs(new_jobs: Sequence[NewJob], max_queued: int | None = None) -> li
             for name, index in (spec.links or {}).items():
                 if not 0 <= index < len(created):
                     raise ValueError(f"link {name!r} -> {index}: not an earlier job of this call")
-                config[name] = f"run:{created[index].run_id}"  # training.refs' "run:<id>" reference
+                config[name] = format_run_ref(created[index].run_id)
             run = runs.new_run(session, spec.kind, spec.name or f"{spec.kind} {_stamp(t)}", config, JobStatus.QUEUED)
             created.append(_add_job(session, run.id, spec.kind, config, 1, None, None, t))
         return [to_record(JobRecord, job) for job in created]

@@ -29,7 +29,7 @@ def write_job_output(
     if not metric_rows and not sample_rows and state is None:
         return True
     with write_connection() as conn:
-        if job_id is not None and not _owns(conn, job_id, pid):
+        if job_id is not None and not owns_job(conn, job_id, pid):
             return False
         metrics.upsert_rows(conn, metric_rows)
         samples.upsert_rows(conn, sample_rows)
@@ -42,13 +42,14 @@ def discard_after(run_id: int, step: int, job_id: int | None = None, pid: int | 
     """Delete the run's metric and sample rows with a step after `step`, in one transaction (a resumed
     attempt replays those steps). With job_id and pid, only while that process still runs that job."""
     with write_connection() as conn:
-        if job_id is not None and not _owns(conn, job_id, pid):
+        if job_id is not None and not owns_job(conn, job_id, pid):
             return False
         conn.execute(delete(Metric).where(Metric.run_id == run_id, Metric.step > step))
         conn.execute(delete(Sample).where(Sample.run_id == run_id, Sample.step > step))
     return True
 
 
-def _owns(conn: Connection, job_id: int, pid: int | None) -> bool:
+def owns_job(conn: Connection, job_id: int, pid: int | None) -> bool:
+    """Inside a write transaction: is the job still running, in process `pid` when given?"""
     owner = conn.execute(select(Job.status, Job.pid).where(Job.id == job_id)).first()
     return owner is not None and owner.status == JobStatus.RUNNING and (pid is None or owner.pid == pid)

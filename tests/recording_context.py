@@ -21,6 +21,7 @@ class RecordingContext:
         self.samples: dict[int, list[Mapping[str, Any]]] = {}
         self.checkpoints: list[tuple[int, Path, dict[str, Any]]] = []
         self.datasets: list[tuple[str, Path, dict[str, Any]]] = []
+        self.evaluations: list[tuple[str, str, dict[str, Any], int | None]] = []
         self.progress_calls: list[tuple[int, int, str]] = []
         self.state: dict[str, Any] = {}
         self.stop_after_progress = stop_after_progress
@@ -41,6 +42,12 @@ class RecordingContext:
     def register_dataset(self, name: str, path: Path, meta: Mapping[str, Any] | None = None) -> int:
         self.datasets.append((name, Path(path), dict(meta or {})))
         return len(self.datasets)
+
+    def record_evaluation(
+        self, model: str, suite: str, results: Mapping[str, Any], checkpoint_id: int | None = None
+    ) -> int:
+        self.evaluations.append((model, suite, dict(results), checkpoint_id))
+        return len(self.evaluations)
 
     def last_checkpoint(self) -> tuple[int, Path] | None:
         if not self.checkpoints:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from storage import jobs, metrics
+from lab.errors import LabError
+from lab.paths import runs_dir
+from storage import jobs, metrics, runs
 from tests.test_jobs_kinds import KIND, ROOT, job_env
 from training.cli import main
 
@@ -138,3 +142,113 @@ def test_a_preset_file_gives_the_section_of_the_kind(tmp_path):
     preset.write_text("description: x\ndataset:\n  seed: 3\ngrpo:\n  steps: 2\n", encoding="utf-8")
     assert _read_config(str(preset), ["steps=5"], "grpo") == {"steps": 5}
     assert _read_config(str(preset), [], "dataset") == {"seed": 3}
+
+
+# --- the Runs screen's commands: delete, diff, export-metrics (training/run_admin.py) ------------------------------
+
+
+def _ended_run(config: dict, name: str) -> jobs.JobRecord:
+    job = jobs.create_job(KIND, config, name=name)
+    assert jobs.claim_next_job(worker_pid=999) is not None
+    jobs.finish_job(job.id, "succeeded")
+    return jobs.get_job(job.id)
+
+
+class _Terminal(io.StringIO):
+    """Typed answers on a stdin that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_delete_asks_first_and_removes_the_runs_rows_and_files(db: Path, capsys, monkeypatch) -> None:
+    kept = _ended_run({"steps": 3}, "kept")
+    gone = _ended_run({"steps": 4}, "gone")
+    folder = runs_dir() / f"run-{gone.run_id}"
+    (folder / "checkpoint-1").mkdir(parents=True)
+    (folder / "checkpoint-1" / "weights.bin").write_bytes(b"x" * 10)
+    Path(gone.log_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(gone.log_path).write_text("log\n")
+    metrics.log_metrics(gone.run_id, 1, {"loss": 1.0})
+    run_id = str(gone.run_id)
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # piped: no one to ask
+    code, out, err = run_main(capsys, "delete", run_id)
+    assert (code, out) == (2, "")
+    assert err == f"error: run {run_id} not deleted: stdin is not a terminal; pass --yes to delete it\n"
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    code, out, _ = run_main(capsys, "delete", run_id)
+    assert code == 1 and out.startswith(f"Delete run {run_id} (gone): its jobs, metrics,")
+    assert "2 file(s) / folder(s)" in out and out.endswith(f"Delete? [y/N] run {run_id} not deleted\n")
+    assert folder.is_dir() and runs.get_run(gone.run_id).name == "gone"
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    code, out, _ = run_main(capsys, "delete", run_id)
+    assert code == 0 and out.endswith(f"deleted run {run_id} (gone) and 2 file(s) / folder(s)\n")
+    assert not folder.exists() and not Path(gone.log_path).exists()
+    with pytest.raises(LabError, match="no run with id"):
+        runs.get_run(gone.run_id)
+    assert jobs.list_jobs(run_id=gone.run_id) == [] and metrics.metric_series(gone.run_id) == {}
+    assert runs.get_run(kept.run_id).name == "kept"
+    assert main(["delete", run_id, "--yes"]) == 2
+    assert capsys.readouterr().err == f"error: run_id: no run with id {run_id}\n"
+
+
+def test_delete_refuses_a_run_with_an_active_job(db: Path, capsys) -> None:
+    busy = jobs.create_job(KIND, {"steps": 3}, name="busy")
+    (runs_dir() / f"run-{busy.run_id}").mkdir()
+    code, out, err = run_main(capsys, "delete", str(busy.run_id), "--yes")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: run_id: Run {busy.run_id} (busy) is queued (job {busy.id}): cancel it first with "
+        f"`python -m training cancel {busy.id}`; a run with an active job cannot be deleted.\n"
+    )
+    assert jobs.get_job(busy.id).status == "queued" and (runs_dir() / f"run-{busy.run_id}").is_dir()
+    assert main(["cancel", str(busy.id)]) == 0
+    assert main(["delete", str(busy.run_id), "--yes"]) == 0
+    assert jobs.list_jobs() == [] and not (runs_dir() / f"run-{busy.run_id}").exists()
+
+
+def test_diff_prints_the_fields_that_differ_as_a_table(db: Path, capsys) -> None:
+    _ended_run({"steps": 3, "lr": 0.05, "opt": {"beta": 0.9}}, "a")
+    _ended_run({"steps": 30, "lr": 0.05, "opt": {"beta": 0.99}}, "b")
+    _ended_run({"steps": 3, "lr": 0.05, "opt": {"beta": 0.9}, "note": "é"}, "c")
+    code, out, _ = run_main(capsys, "diff", "1", "2")
+    assert code == 0
+    assert out.splitlines() == ["FIELD     RUN 1  RUN 2", "opt.beta  0.9    0.99", "steps     3      30"]
+    code, out, _ = run_main(capsys, "diff", "1", "2", "3")
+    assert out.splitlines() == [
+        "FIELD     RUN 1  RUN 2  RUN 3",
+        'note      —      —      "é"',
+        "opt.beta  0.9    0.99   0.9",
+        "steps     3      30     3",
+    ]
+    assert run_main(capsys, "diff", "1", "1")[1] == "runs 1, 1 have the same kind and config\n"
+    code, _, err = run_main(capsys, "diff", "1", "99")
+    assert code == 2 and err == "error: run_id: no run with id 99\n"
+
+
+def test_export_metrics_is_the_runs_screens_download(db: Path, tmp_path: Path, capsys) -> None:
+    from ui import run_table
+
+    run = _ended_run({"steps": 3}, "fit")
+    for step in (1, 2, 3):
+        metrics.log_metrics(run.run_id, step, {"loss": 1 / step, "lr": 0.05})
+    target = tmp_path / "m.csv"
+    code, out, _ = run_main(capsys, "export-metrics", "1", "--output", str(target))
+    assert code == 0 and out == f"wrote run 1's metrics (csv) to {target}\n"
+    assert target.read_bytes() == Path(run_table.export_metrics(1, "csv")).read_bytes()
+    assert target.read_bytes().startswith(b"step,name,value\r\n1,loss,1.0\r\n2,loss,0.5\r\n")
+    code, out, _ = run_main(capsys, "export-metrics", "1")  # csv to stdout: the same text
+    assert code == 0 and out == Path(run_table.export_metrics(1, "csv")).read_bytes().decode()
+    printed = cli("export-metrics", "1", "--format", "json")  # a process of its own, real stdout
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == Path(run_table.export_metrics(1, "json")).read_text()
+    assert json.loads(printed.stdout)["loss"]["steps"] == [1, 2, 3]
+
+    code, _, err = run_main(capsys, "export-metrics", "1", "--format", "xml")
+    assert code == 2 and err == "error: format: must be csv or json, got 'xml'\n"
+    empty = _ended_run({}, "empty")
+    code, _, err = run_main(capsys, "export-metrics", str(empty.run_id), "-o", str(tmp_path / "e.csv"))
+    assert code == 2 and err == f"error: run {empty.run_id} has no stored metrics\n"
+    assert not (tmp_path / "e.csv").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -121,6 +122,79 @@ def test_trl_export_parses_with_trls_own_parser_and_rewards(
     columns = {k: [r[k] for r in batch] for k in batch[0] if k != "prompt"}
     rewards = module.constraint_reward(prompts=[r["prompt"] for r in batch], completions=["An answer."] * 4, **columns)
     assert len(rewards) == 4 and all(r is None or 0.0 <= r <= 1.0 for r in rewards)
+
+
+TRL_ARGS_CHILD = """
+import dataclasses, json, sys
+from trl import DatasetMixtureConfig, GRPOConfig, ModelConfig, TrlParser, get_peft_config
+from trl.scripts.grpo import GRPOScriptArguments
+p = TrlParser((GRPOScriptArguments, GRPOConfig, ModelConfig, DatasetMixtureConfig))
+s, t, m, d = p.parse_args_and_config(['--config', sys.argv[1], *sys.argv[2:]])
+print(json.dumps({
+    'grpo': {f.name: repr(getattr(t, f.name)) for f in dataclasses.fields(t)},
+    'lora': {k: repr(v) for k, v in get_peft_config(m).to_dict().items()},
+}))
+"""
+
+
+def test_trl_export_gives_trl_the_grpo_jobs_own_arguments(
+    dataset_file: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """The exported YAML and the in-app trainer take their arguments from one mapping (training/grpo_trl.py):
+    parsed by TRL's own parser, the YAML makes the GRPOConfig and LoraConfig the job builds, but for where the
+    run lives, the progress bar and the machine (the YAML is written for a GPU with vLLM)."""
+    from peft import LoraConfig
+
+    from training.grpo_job import GRPOJobConfig, trl_args
+    from training.grpo_trl import GPU_MACHINE, lora_kwargs, trl_kwargs
+
+    settings = {
+        "seed": 7, "loss_type": "dr_grpo", "prompts_per_step": 2, "group_size": 4, "micro_batch_size": 2,
+        "lora_rank": 8, "lora_alpha": 8, "beta": 0.02, "gradient_checkpointing": True, "use_vllm": "auto",
+    }  # fmt: skip
+    grpo = tmp_path / "grpo.yaml"
+    grpo.write_text(yaml.safe_dump(settings))
+    out = tmp_path / "trl"
+    args = ["trl", str(out), "--dataset", str(dataset_file), "--model", str(tiny_model_dir), "--grpo", str(grpo)]
+    assert main_export(args) == 0
+    values = yaml.safe_load((out / "trl_grpo.yaml").read_text())
+    config = parse_config(GRPOJobConfig, {**settings, "dataset": str(dataset_file), "model": str(tiny_model_dir)})
+
+    # The drifted keys: use_vllm follows the config (auto = on where vLLM is, as on the export's GPU machine; off
+    # stays off), and data_seed, once set only by the job, is exported too.
+    assert values["use_vllm"] is True and values["data_seed"] == 7 and values["seed"] == 7
+    off = parse_config(GRPOJobConfig, {**settings, "use_vllm": "off", "dataset": str(dataset_file)})
+    assert trl_kwargs(off, GPU_MACHINE)["use_vllm"] is False and trl_kwargs(off)["use_vllm"] is False
+    assert values["lora_dropout"] == 0.0  # TRL's ModelConfig default is 0.05; the job trains with 0.0
+    # Every GRPOConfig argument of the job is in the YAML with its value, and the YAML sets no other, but for the
+    # documented overrides (output_dir: no run folder outside the app; disable_tqdm: a terminal run shows a bar).
+    from trl import GRPOConfig
+
+    job = trl_kwargs(config, GPU_MACHINE)
+    overrides = {"output_dir", "disable_tqdm"}
+    assert {k: values[k] for k in job if k not in overrides} == {k: v for k, v in job.items() if k not in overrides}
+    grpo_fields = {f.name for f in dataclasses.fields(GRPOConfig)}
+    assert {k for k in values if k in grpo_fields} - set(job) == {"output_dir"}
+
+    # End to end: TRL parses the YAML, with this machine's three flags (as the YAML's header says on CPU), into the
+    # GRPOConfig and LoraConfig the job builds here.
+    here = trl_kwargs(config)
+    flags = [f"--{k}={str(here[k]).lower()}" for k in ("use_cpu", "bf16", "use_vllm")]
+    result = subprocess.run(
+        [sys.executable, "-c", TRL_ARGS_CHILD, str(out / "trl_grpo.yaml"), *flags],
+        capture_output=True, text=True, cwd=out, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    built = trl_args(config, Path("iflab-grpo"))
+    differ = {
+        f.name: (parsed["grpo"][f.name], repr(getattr(built, f.name)))
+        for f in dataclasses.fields(built)
+        if parsed["grpo"][f.name] != repr(getattr(built, f.name))
+    }
+    assert set(differ) == {"disable_tqdm"}, differ
+    job_lora = {k: repr(v) for k, v in LoraConfig(**lora_kwargs(config)).to_dict().items()}
+    assert parsed["lora"] == job_lora
 
 
 def test_export_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -180,8 +180,8 @@ def test_stored_ids_that_do_not_exist_are_refused(dataset_file: Path, tiny_model
 
     try:
         for values, field, words in [
-            ({"model": "99"}, "model", "no checkpoint with id 99"),
-            ({"reward_model": "98"}, "reward_model", "no checkpoint with id 98"),
+            ({"model": "99"}, "model", "no stored checkpoint with id 99"),
+            ({"reward_model": "98"}, "reward_model", "no stored checkpoint with id 98"),
             ({"dataset": "97"}, "dataset", "no dataset with id 97"),
             ({"dataset": "run:96"}, "dataset", "no run with id 96"),
             ({"model": "run:x"}, "model", "run:<run id>"),

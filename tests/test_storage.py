@@ -38,6 +38,18 @@ def test_migration_from_empty_creates_every_table_at_head(lab_home: Path) -> Non
     dispose_engine()
 
 
+def test_storage_creates_its_database_on_first_use_without_init_db(lab_home: Path) -> None:
+    """No caller has to remember init_db(): the first read or write migrates a fresh $LAB_HOME to head."""
+    dispose_engine()
+    assert not (lab_home / "lab.sqlite").exists()
+    assert runs.list_runs() == []
+    job = jobs.create_job("generate", {"x": 1})
+    assert jobs.get_job(job.id).status == "queued"
+    with read_connection() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+    dispose_engine()
+
+
 def test_migration_matches_the_orm_models(db: Path) -> None:
     """The released migration and models.py describe the same schema (autogenerate finds nothing to do)."""
     from alembic.autogenerate import compare_metadata

@@ -13,6 +13,7 @@ import pytest
 from lab.errors import LabError
 from lab.paths import runs_dir
 from storage import checkpoints, datasets, jobs, metrics, samples
+from training import run_admin
 from ui import run_overlay as ov
 from ui import run_table as rt
 from ui import runs
@@ -74,13 +75,10 @@ def test_details_and_config_diff(lab: dict) -> None:
     assert {row[0]: row[2] for row in latest} == {"kl": "0.03", "reward": "0.4"}
     assert pick["value"] == ["reward"]
     assert [row[1] for row in checkpoint_rows] == [1, 3]
-    assert rt.config_diff(lab["grpo"].run_id, lab["failed"].run_id) == [
-        ["lora.rank", "8", "16"],
-        ["steps", "3", "9"],
-    ]
     headers, rows = ov.config_diff([lab["grpo"].run_id, lab["failed"].run_id])
     assert headers[1:] == [f"run {lab['grpo'].run_id}", f"run {lab['failed'].run_id}"]
-    assert [row[0] for row in rows] == ["lora.rank", "steps"]
+    assert rows == [["lora.rank", "8", "16"], ["steps", "3", "9"]]
+    assert (headers, rows) == run_admin.config_diff([lab["grpo"].run_id, lab["failed"].run_id]), "the CLI's diff"
     with pytest.raises(gr.Error, match="open a run"):
         runs.on_open(None)
 
@@ -92,6 +90,10 @@ def test_exports(lab: dict) -> None:
     assert table[0] == ["step", "name", "value"] and ["2", "reward", "0.5"] in table and len(table) == 7
     data = json.loads(Path(rt.export_metrics(run_id, "json")).read_text())
     assert data["reward"] == {"steps": [1, 2, 3], "values": [0.2, 0.5, 0.4]}
+    for fmt in ("csv", "json"):  # the download is the CLI's export-metrics text, byte for byte
+        assert Path(rt.export_metrics(run_id, fmt)).read_bytes() == run_admin.metrics_export(run_id, fmt).encode()
+    with pytest.raises(LabError, match="must be csv or json"):
+        rt.export_metrics(run_id, "../../x")
     lines = Path(rt.export_samples(run_id)).read_text().splitlines()
     assert [json.loads(line)["response"] for line in lines] == ["<b>r</b>"]
     with pytest.raises(LabError, match="no stored samples"):
@@ -114,6 +116,9 @@ def test_delete_removes_rows_and_the_runs_own_files_only(lab: dict) -> None:
 
 def test_delete_is_refused_while_a_job_runs_and_in_read_only_mode(lab: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     active = jobs.create_job("grpo", {}, name="busy")
+    assert rt.delete_plan(active.run_id).endswith(
+        f"is queued (job {active.id}): cancel it in the Train tab first; a run with an active job cannot be deleted."
+    )
     with pytest.raises(gr.Error, match="active job"):
         runs.on_confirm_delete(active.run_id)
     monkeypatch.setenv("LAB_READ_ONLY", "1")

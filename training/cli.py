@@ -1,4 +1,5 @@
-"""The job CLI, `python -m training COMMAND`: submit, run, list, show, cancel, resume, logs, kinds, pipeline, export.
+"""The job CLI, `python -m training COMMAND`: submit, run, list, show, cancel, resume, logs, kinds, pipeline, export;
+and the Runs screen's run commands (training/run_admin.py): delete, diff, export-metrics.
 
 Configs come from a YAML file whose keys are the kind's config fields (`python -m training kinds KIND` lists
 them) and/or `--set key=value`. Mistakes print one line starting with "error:" and exit with status 2.
@@ -24,7 +25,7 @@ EXIT_USAGE = 2
 
 def _read_config(path: str | None, sets: Sequence[str], kind: str | None = None) -> dict[str, Any]:
     """Values from the YAML file, then --set overrides. A preset file (one section per kind) gives its `kind` part."""
-    import yaml
+    from training.overrides import parse_sets
 
     values: dict[str, Any] = {}
     if path:
@@ -36,14 +37,7 @@ def _read_config(path: str | None, sets: Sequence[str], kind: str | None = None)
         if kind and isinstance(loaded, dict) and isinstance(loaded.get(kind), dict):
             loaded = loaded[kind]
         values.update(loaded or {})
-    for item in sets:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise LabError(f"--set needs key=value, got {item!r}", field="set")
-        try:
-            values[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            values[key.strip()] = raw
+    values.update(parse_sets(sets))  # training.overrides: the parser `training pipeline --set` uses too
     return values
 
 
@@ -234,6 +228,60 @@ def cmd_kinds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_delete(args: argparse.Namespace) -> int:
+    """The Runs screen's delete: refused while a job of the run is active; asks first unless --yes."""
+    from training import run_admin
+
+    _recover_dead_jobs()
+    plan = run_admin.plan_delete(args.run_id)
+    if plan.active:
+        how = f"cancel it first with `python -m training cancel {plan.active.id}`"
+        raise LabError(plan.refusal(how), field="run_id")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise LabError(f"run {plan.run.id} not deleted: stdin is not a terminal; pass --yes to delete it")
+        print(plan.question())
+        try:
+            answer = input("Delete? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print(f"run {plan.run.id} not deleted")
+            return 1
+    removed = run_admin.delete_run_with_files(plan.run.id)
+    print(f"deleted run {plan.run.id} ({plan.run.name}) and {len(removed)} file(s) / folder(s)")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """The Runs screen's config diff: the fields whose values differ, one column per run."""
+    from training.run_admin import config_diff
+
+    run_ids = [args.run_a, args.run_b, *args.more]
+    headers, rows = config_diff(run_ids)
+    if not rows:
+        print(f"runs {', '.join(map(str, run_ids))} have the same kind and config")
+        return 0
+    table = [[h.upper() for h in headers], *rows]
+    widths = [min(60, max(len(row[i]) for row in table)) for i in range(len(headers) - 1)]
+    for row in table:
+        print("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]]))
+    return 0
+
+
+def cmd_export_metrics(args: argparse.Namespace) -> int:
+    """The Runs screen's metrics download, to a file or stdout (the same bytes either way)."""
+    from training import run_admin
+
+    if args.output:
+        path = run_admin.write_metrics_export(args.run_id, args.format, Path(args.output).expanduser())
+        print(f"wrote run {args.run_id}'s metrics ({args.format}) to {path}")
+    else:
+        sys.stdout.write(run_admin.metrics_export(args.run_id, args.format))
+        sys.stdout.flush()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -274,6 +322,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("kinds", help="list job kinds and their config fields (the YAML keys)")
     p.add_argument("kind", nargs="?")
     p.set_defaults(func=cmd_kinds)
+    p = sub.add_parser("delete", help="delete a run: its rows and its own files (refused while a job of it is active)")
+    p.add_argument("run_id", type=int, metavar="RUN")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask (needed when stdin is not a terminal)")
+    p.set_defaults(func=cmd_delete)
+    p = sub.add_parser("diff", help="the config fields where two or more runs differ (the Runs screen's diff)")
+    p.add_argument("run_a", type=int, metavar="RUN_A")
+    p.add_argument("run_b", type=int, metavar="RUN_B")
+    p.add_argument("more", type=int, nargs="*", metavar="RUN", help="more runs, one column each")
+    p.set_defaults(func=cmd_diff)
+    p = sub.add_parser("export-metrics", help="a run's metric series as CSV (step,name,value) or JSON")
+    p.add_argument("run_id", type=int, metavar="RUN")
+    p.add_argument("--format", default="csv", metavar="{csv,json}", help="csv (default) or json")
+    p.add_argument("--output", "-o", metavar="FILE", help="write here instead of to stdout")
+    p.set_defaults(func=cmd_export_metrics)
     return parser
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.paths import confined, runs_dir
-from storage import checkpoints, datasets, jobs, metrics, outputs, runs, samples
+from storage import checkpoints, datasets, evaluations, jobs, metrics, outputs, runs
+from storage import samples as sample_store
 from storage.jobs import JobRecord
 
 
@@ -232,14 +233,14 @@ class StorageJobContext:
         if due:
             self.flush()
 
-    def log_samples(self, step: int, samples_: list[Mapping[str, Any]]) -> None:
+    def log_samples(self, step: int, samples: list[Mapping[str, Any]]) -> None:
         step = int(step)
         with self._lock:
-            for sample in samples_:
+            for sample in samples:
                 # Numbering restarts per attempt, so a replayed step overwrites rather than duplicates.
                 idx = self._sample_counts[step]
                 self._sample_counts[step] += 1
-                self._sample_rows.append(samples.sample_row(self.run_id, self.job_id, step, idx, sample))
+                self._sample_rows.append(sample_store.sample_row(self.run_id, self.job_id, step, idx, sample))
             due = len(self._sample_rows) >= 200 or time.monotonic() - self._last_flush >= self._flush_s
         if due:
             self.flush()
@@ -280,6 +281,19 @@ class StorageJobContext:
             with path.open("rb") as handle:
                 num_rows = sum(1 for line in handle if line.strip())
         return datasets.register_dataset(name, path, meta, run_id=self.run_id, num_rows=num_rows)
+
+    def record_evaluation(
+        self, model: str, suite: str, results: Mapping[str, Any], checkpoint_id: int | None = None
+    ) -> int:
+        with self.doing(f"saving the evaluation of {model} on {suite}"):
+            self.flush()  # the samples the results point at go first
+            evaluation_id = evaluations.add_evaluation(
+                self.run_id, model, suite, results, checkpoint_id, job_id=self.job_id, pid=self._pid
+            )
+        if evaluation_id is None:
+            self._mark_lost()
+            raise JobLostError(f"job {self.job_id} is no longer owned by this process")
+        return evaluation_id
 
     def last_checkpoint(self) -> tuple[int, Path] | None:
         record = checkpoints.last_checkpoint(self.run_id)

@@ -208,7 +208,6 @@ class _EvalJob:
     def evaluate_pair(self, step: int, target: EvalTarget, suite: Any) -> dict[str, Any] | None:
         from evals.metrics import compute_metrics
         from lab.reward import breakdown_batch
-        from storage.evaluations import add_evaluation
 
         config = self.config
         gen_key = generation_key(target, suite, config.max_new_tokens, self.backend)
@@ -278,8 +277,8 @@ class _EvalJob:
             "timing": {"total_s": time.monotonic() - started, "generation_s": gen_seconds},
             **metrics,
         }
-        evaluation_id = add_evaluation(
-            self.ctx.run_id, target.model, suite.name, results_doc, checkpoint_id=target.checkpoint_id
+        evaluation_id = self.ctx.record_evaluation(
+            target.model, suite.name, results_doc, checkpoint_id=target.checkpoint_id
         )
         return _summary(evaluation_id, results_doc, cached=False)
 
@@ -287,7 +286,6 @@ class _EvalJob:
 
     def official(self, target: EvalTarget) -> dict[str, Any]:
         from evals.lm_eval_hook import official_cache_key, official_ifeval_status, run_official_ifeval
-        from storage.evaluations import add_evaluation
 
         config = self.config
         status = official_ifeval_status(config.ifeval_data)
@@ -323,8 +321,8 @@ class _EvalJob:
             "headline": dict(result.metrics),
             "timing": {"total_s": time.monotonic() - started},
         }
-        evaluation_id = add_evaluation(
-            self.ctx.run_id, target.model, OFFICIAL_SUITE, doc, checkpoint_id=target.checkpoint_id
+        evaluation_id = self.ctx.record_evaluation(
+            target.model, OFFICIAL_SUITE, doc, checkpoint_id=target.checkpoint_id
         )
         return _summary(evaluation_id, doc, cached=False)
 

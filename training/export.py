@@ -19,6 +19,7 @@ from typing import Any
 from lab.errors import LabError
 from training import refs
 from training.grpo_job import GRPOJobConfig, rewardable
+from training.grpo_trl import GPU_MACHINE, lora_kwargs, model_config_lora_kwargs, trl_kwargs
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VERL_REWARD = REPO_ROOT / "lab" / "verl_reward.py"
@@ -144,11 +145,12 @@ def verl_overrides(
         f"data.seed={config.seed}",
     ]
     if config.lora:
+        lora = lora_kwargs(config)  # the job's LoraConfig, in verl's spelling
         lines += [
-            f"actor_rollout_ref.model.lora_rank={config.lora_rank}",
-            f"actor_rollout_ref.model.lora_alpha={config.lora_alpha}",
+            f"actor_rollout_ref.model.lora_rank={lora['r']}",
+            f"actor_rollout_ref.model.lora_alpha={lora['lora_alpha']}",
+            f"actor_rollout_ref.model.target_modules={lora['target_modules']}",
         ]
-        lines.append("actor_rollout_ref.model.target_modules=all-linear")
     if rm_path:
         lines.append(f"+reward.custom_reward_function.reward_kwargs.rm_path={rm_path}")
     return lines
@@ -221,48 +223,19 @@ constraint_reward = make_trl_reward(
 
 
 def trl_yaml(config: GRPOJobConfig, model_path: str, data_dir: Path) -> dict[str, Any]:
-    """`trl grpo --config` keys (GRPOConfig + ModelConfig + script args) equal to the grpo job's settings."""
-    per_process = config.prompts_per_step * config.group_size // config.num_processes
-    micro = config.micro_batch_size or per_process
-    values: dict[str, Any] = {
+    """`trl grpo --config` keys: the grpo job's own GRPOConfig and LoRA arguments (training/grpo_trl.py) for the
+    GPU machine the YAML is written for, plus ModelConfig and script args."""
+    return {
         "model_name_or_path": model_path,
         "dataset_name": str(data_dir),
         "reward_funcs": ["iflab_reward.constraint_reward"],
+        # Where the run lives: the job's is its run folder; outside the app, a folder beside this YAML.
         "output_dir": "iflab-grpo",
-        "max_steps": config.steps,
-        "per_device_train_batch_size": micro,
-        "gradient_accumulation_steps": per_process // micro,
-        "num_generations": config.group_size,
-        "max_completion_length": config.max_completion_length,
-        "temperature": config.temperature,
-        "top_p": config.top_p,
-        "learning_rate": config.learning_rate,
-        "lr_scheduler_type": "constant",
-        "weight_decay": config.weight_decay,
-        "max_grad_norm": config.max_grad_norm,
-        "beta": config.beta,
-        "epsilon": config.epsilon,
-        "loss_type": config.loss_type,
-        "scale_rewards": "group",
-        "logging_steps": 1,
-        "save_steps": config.save_every,
-        "seed": config.seed,
-        "activation_checkpointing": config.gradient_checkpointing,
-        "use_vllm": config.use_vllm != "off",
-        "vllm_mode": "colocate",
-        "bf16": True,
-        "report_to": config.report_to,
+        **trl_kwargs(config, GPU_MACHINE),
+        # The app logs progress to storage; a run in a terminal shows TRL's progress bar instead.
+        "disable_tqdm": False,
+        **model_config_lora_kwargs(config),
     }
-    if config.lora:
-        values.update(
-            {
-                "use_peft": True,
-                "lora_r": config.lora_rank,
-                "lora_alpha": config.lora_alpha,
-                "lora_target_modules": "all-linear",
-            }
-        )
-    return values
 
 
 def export_trl(rows: list[dict[str, Any]], config: GRPOJobConfig, out: Path) -> dict[str, Any]:

@@ -16,12 +16,14 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.model_access import check_remote_code
+from training import refs
 from training.registry import SEED_MAX, JobContext, JobKind, register_kind
 
 PROMPT_SOURCES = (
     "'suite:heldout-if', 'suite:heldout-ood' or 'suite:math-probe' (built-in eval suites), 'seed:heldout' or "
-    "'seed:train' (shipped seed tasks, no constraints), 'dataset:<id>' (a stored dataset), or a path to a .jsonl "
-    "file of dataset rows ({prompt, instruction_id_list, kwargs, constraints, level, source})"
+    "'seed:train' (shipped seed tasks, no constraints), 'dataset:<id>' or '<id>' (a stored dataset), 'run:<id>' "
+    "(a dataset run's file, waited for), or a path to a .jsonl/.parquet file of dataset rows ({prompt, "
+    "instruction_id_list, kwargs, constraints, level, source})"
 )
 
 
@@ -30,7 +32,10 @@ class GenerateConfig:
     # --- what to generate with
     model: str = field(
         default="bundled",
-        metadata={"help": "Model spec: 'bundled' (SmolLM2-135M-Instruct), a local checkpoint folder, or a hub id."},
+        metadata={
+            "help": "Model spec: 'bundled' (SmolLM2-135M-Instruct), a local checkpoint folder, a hub id, a stored "
+            "checkpoint id or 'run:<id>' (a GRPO run's newest checkpoint, waited for)."
+        },
     )
     checkpoint: int | None = field(
         default=None, metadata={"help": "ID of a stored checkpoint to generate with; overrides `model` when set."}
@@ -72,29 +77,23 @@ class GenerateConfig:
         if self.limit is not None and self.limit < 1:
             raise LabError(f"must be >= 1 or empty for all prompts, got {self.limit}", field="limit")
         if self.checkpoint is not None:
-            _checkpoint_folder(self.checkpoint, "checkpoint")
+            refs.resolve_checkpoint(self.checkpoint, "checkpoint")
+        elif refs.run_ref(self.model) is not None:
+            refs.check_run_ref(self.model, "grpo", "model")
         else:
-            from lab.models import resolve_model_spec
-
-            resolve_model_spec(self.model)
+            refs.resolve_model(self.model, "model")
         if self.reward_model is not None:
-            _checkpoint_folder(self.reward_model, "reward_model")
+            refs.resolve_checkpoint(self.reward_model, "reward_model")
         _check_prompt_source(self.prompts)
 
     def model_spec(self) -> str:
-        return str(_checkpoint_folder(self.checkpoint, "checkpoint")) if self.checkpoint is not None else self.model
+        if self.checkpoint is not None:
+            return str(refs.resolve_checkpoint(self.checkpoint, "checkpoint"))
+        return refs.resolve_model(self.model, "model")
 
-
-def _checkpoint_folder(checkpoint_id: int, field_name: str) -> Path:
-    from storage import checkpoints
-
-    try:
-        record = checkpoints.get_checkpoint(checkpoint_id)
-    except LabError:
-        raise LabError(f"no stored checkpoint with id {checkpoint_id}", field=field_name) from None
-    if not record.exists:
-        raise LabError(f"checkpoint {checkpoint_id}'s folder {record.path} no longer exists", field=field_name)
-    return Path(record.path)
+    def run_refs(self) -> list[tuple[str, str]]:
+        """(reference, field) of the other runs' output this job uses: run() waits for them to succeed."""
+        return [(self.prompts, "prompts"), *([(self.model, "model")] if self.checkpoint is None else [])]
 
 
 # ---------------------------------------------------------------- prompt sets
@@ -112,38 +111,25 @@ def _check_prompt_source(source: str) -> None:
     elif prefix == "seed":
         if rest not in ("heldout", "train"):
             raise LabError(f"unknown seed set {rest!r}; allowed: heldout, train", field="prompts")
-    elif prefix == "dataset":
-        _dataset_path(rest)
-    elif not Path(text).expanduser().is_file():
+    elif refs.run_ref(text) is not None:
+        refs.check_run_ref(text, "dataset", "prompts")
+    else:
+        _prompt_file(text)
+
+
+def _prompt_file(text: str) -> Path:
+    """A dataset reference (training.refs' syntax: a stored id, 'dataset:<id>', 'run:<id>' or a file) -> the file."""
+    if refs.run_ref(text) is None and refs.dataset_id(text) is None and not Path(text).expanduser().is_file():
         raise LabError(f"{text!r} is neither a prompt set nor an existing file; use {PROMPT_SOURCES}", field="prompts")
+    return refs.resolve_dataset(text, "prompts")
 
 
-def _dataset_path(dataset_id: str) -> Path:
-    from storage import datasets
-
-    try:
-        record = datasets.get_dataset(int(dataset_id))
-    except (ValueError, LabError):
-        raise LabError(f"no stored dataset with id {dataset_id!r}", field="prompts") from None
-    path = Path(record.path)
-    if not path.is_file():
-        raise LabError(f"dataset {record.label}'s file {path} no longer exists", field="prompts")
-    return path
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with path.expanduser().open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise LabError(f"{path.name} line {line_no} is not JSON: {error.msg}", field="prompts") from None
-            if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
-                raise LabError(f"{path.name} line {line_no} needs a non-empty string 'prompt'", field="prompts")
-            rows.append(row)
+def _prompt_file_rows(path: Path) -> list[dict[str, Any]]:
+    """The file's rows (refs.read_rows), each with a non-empty string 'prompt'."""
+    rows = refs.read_rows(path, "prompts")
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+            raise LabError(f"{path.name} row {number} needs a non-empty string 'prompt'", field="prompts")
     if not rows:
         raise LabError(f"{path.name} has no rows", field="prompts")
     return rows
@@ -162,10 +148,8 @@ def prompt_rows(source: str, limit: int | None = None) -> list[dict[str, Any]]:
 
         tasks = load_heldout_tasks() if rest == "heldout" else load_seed_tasks()
         rows = [{"key": t.id, "prompt": t.task, "source": f"seed:{rest}", "instruction_id_list": []} for t in tasks]
-    elif prefix == "dataset":
-        rows = _read_rows(_dataset_path(rest))
     else:
-        rows = _read_rows(Path(text))
+        rows = _prompt_file_rows(_prompt_file(text))
     return rows[:limit] if limit else rows
 
 
@@ -194,6 +178,8 @@ def run(config: GenerateConfig, ctx: JobContext) -> dict[str, Any]:
     from lab.models import generate_batch, load_model
     from lab.reward import breakdown_batch
 
+    if not refs.await_run_refs(config.run_refs(), ctx.should_stop):
+        return {"stopped": "before start"}
     rows = prompt_rows(config.prompts, config.limit)
     fingerprint = _fingerprint(rows)
     state = dict(ctx.resume_state())
@@ -209,7 +195,7 @@ def run(config: GenerateConfig, ctx: JobContext) -> dict[str, Any]:
     if config.reward_model is not None:
         from lab.rm_scorer import load_rm_scorer
 
-        scorer = load_rm_scorer(_checkpoint_folder(config.reward_model, "reward_model"))
+        scorer = load_rm_scorer(refs.resolve_checkpoint(config.reward_model, "reward_model"))
     done = start
     if start:
         print(f"resuming at batch {start + 1} of {len(batches)}", flush=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from lab.errors import LabError
+from lab.generation import vllm_available
 from lab.model_access import check_remote_code
 from training import refs
 from training.registry import SEED_MAX
 
-LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+LossType = Literal["grpo", "dr_grpo", "dapo", "bnpo"]  # TRL's loss_type values the job offers
+LOSS_TYPES: tuple[str, ...] = get_args(LossType)
 
 
 @dataclass
@@ -63,7 +65,7 @@ class GRPOJobConfig:
         metadata={"help": "KL coefficient; 0 = no reference model (the paper's setting).", "min": 0.0, "max": 100.0},
     )
     epsilon: float = field(default=0.2, metadata={"help": "PPO clip range.", "min": 0.0, "max": 1.0})
-    loss_type: str = field(default="dapo", metadata={"help": f"TRL loss: one of {', '.join(LOSS_TYPES)}."})
+    loss_type: LossType = field(default="dapo", metadata={"help": f"TRL loss: one of {', '.join(LOSS_TYPES)}."})
     weight_decay: float = field(
         default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01).", "min": 0.0, "max": 1.0}
     )
@@ -160,8 +162,6 @@ class GRPOJobConfig:
             )
         if not 0 < self.top_p <= 1:
             raise LabError(f"must be in (0, 1], got {self.top_p}", field="top_p")
-        if self.loss_type not in LOSS_TYPES:
-            raise LabError(f"must be one of {', '.join(LOSS_TYPES)}, got {self.loss_type!r}", field="loss_type")
         if self.num_processes < 1:
             raise LabError(f"must be >= 1, got {self.num_processes}", field="num_processes")
         if (self.prompts_per_step * self.group_size) % self.num_processes:
@@ -211,16 +211,6 @@ def check_tracker(report_to: str) -> None:
     packages = TRACKER_PACKAGES.get(report_to, ())
     if packages and not any(importlib.util.find_spec(name) for name in packages):
         raise LabError(f"{report_to} is not installed here: pip install {packages[0]}, or use none", "report_to")
-
-
-def vllm_available() -> bool:
-    import importlib.util
-
-    if importlib.util.find_spec("vllm") is None:
-        return False
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def check_grpo_dataset(rows: list[dict[str, Any]]) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from lab.errors import LabError
 from training import refs
-from training.grpo_config import GRPOJobConfig, check_grpo_dataset, vllm_available
+from training.grpo_config import GRPOJobConfig, check_grpo_dataset
+from training.grpo_trl import lora_kwargs, trl_kwargs
 from training.registry import JobContext, JobKind, register_kind
 
 __all__ = ["GRPOJobConfig", "build_trainer", "check_grpo_dataset", "run", "train", "training_rows", "trl_args"]
@@ -102,52 +103,11 @@ def load_policy(spec: str, work_dir: Path, trust_remote_code: bool) -> tuple[Any
 
 
 def trl_args(config: GRPOJobConfig, output_dir: Path, run_name: str | None = None) -> Any:
-    """The GRPOConfig of a job: one optimizer step = prompts_per_step prompts x group_size completions,
-    generated together (TRL's steps_per_generation = gradient_accumulation_steps)."""
-    import torch
+    """The GRPOConfig of a job on this machine: training/grpo_trl.py's trl_kwargs (the export's too), placed in
+    the run's folder and named after the run."""
     from trl import GRPOConfig
 
-    cuda = torch.cuda.is_available()
-    use_vllm = config.use_vllm == "on" or (config.use_vllm == "auto" and vllm_available())
-    per_process = config.prompts_per_step * config.group_size // config.num_processes
-    micro = config.micro_batch_size or per_process
-    return GRPOConfig(
-        output_dir=str(output_dir),
-        use_cpu=not cuda,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
-        # One generation of the whole step's completions, then gradient accumulation over micro-batches.
-        per_device_train_batch_size=micro,
-        gradient_accumulation_steps=per_process // micro,
-        num_generations=config.group_size,
-        max_completion_length=config.max_completion_length,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type="constant",
-        weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
-        beta=config.beta,
-        epsilon=config.epsilon,
-        loss_type=config.loss_type,
-        scale_rewards="group",
-        max_steps=config.steps,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=config.save_every,
-        seed=config.seed,
-        data_seed=config.seed,
-        activation_checkpointing=config.gradient_checkpointing,
-        use_vllm=use_vllm,
-        vllm_mode="colocate",
-        # A tracker mirrors TRL's logs (rank 0 only); storage stays the record. trackio stays local: no Space.
-        report_to=[] if config.report_to == "none" else [config.report_to],
-        project="iflab",
-        run_name=run_name,
-        trackio_static_space_id=False,
-        disable_tqdm=True,
-        log_completions=False,
-        dataloader_num_workers=0,
-    )
+    return GRPOConfig(output_dir=str(output_dir), run_name=run_name, **trl_kwargs(config))
 
 
 def reward_function(config: GRPOJobConfig) -> tuple[Any, Any]:
@@ -195,12 +155,7 @@ def build_trainer(config: GRPOJobConfig, ctx: JobContext, output_dir: Path) -> t
     reward_func, scorer = reward_function(config)
     train_dataset = Dataset.from_dict(training_rows(rows, chat, soft_scored=scorer is not None))
     recorder = CompletionRecorder(reward_func)
-    peft_config = None
-    if config.lora:
-        peft_config = LoraConfig(
-            r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=0.0, target_modules="all-linear",
-            task_type="CAUSAL_LM",
-        )  # fmt: skip
+    peft_config = LoraConfig(**lora_kwargs(config)) if config.lora else None
     info = {
         "kind": "grpo", "type": "lora" if config.lora else "full", "base": base, "run_id": ctx.run_id,
         "reward_model": config.reward_model or None,

@@ -58,6 +58,11 @@ class RelayContext:
     def register_dataset(self, name: str, path: Path, meta: Mapping[str, Any] | None = None) -> int:
         raise NotImplementedError("grpo ranks do not register datasets")
 
+    def record_evaluation(
+        self, model: str, suite: str, results: Mapping[str, Any], checkpoint_id: int | None = None
+    ) -> int:
+        raise NotImplementedError("grpo ranks do not record evaluations")
+
     def last_checkpoint(self) -> tuple[int, Path] | None:
         return (self._last_checkpoint[0], Path(self._last_checkpoint[1])) if self._last_checkpoint else None
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from lab.errors import LabError
 from storage.models import JobStatus
+from training.overrides import parse_stage_sets
+from training.refs import RUN_PREFIX, format_run_ref
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 STAGES = ("dataset", "reward_model", "grpo")
@@ -69,7 +71,7 @@ def stage_configs(
 
 def _placeholder(kind: str) -> str:
     """How a later stage names an earlier stage's run while nothing is stored yet."""
-    return f"run:<{kind} stage>"
+    return f"{RUN_PREFIX}<{kind} stage>"
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def submit_pipeline(
     jobs = []
     run_ids: dict[str, int] = {}
     for stage in plan:
-        config = {**stage.config, **{field: f"run:{run_ids[k]}" for field, k in stage.links.items()}}
+        config = {**stage.config, **{field: format_run_ref(run_ids[k]) for field, k in stage.links.items()}}
         job = run_in_foreground(stage.kind, config, name=stage.name)
         if job.status != JobStatus.SUCCEEDED:
             raise LabError(f"stage {stage.kind} ended {job.status}: {job.error_message or ''}", field="stages")
@@ -166,19 +168,8 @@ examples:
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    import yaml
-
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        kind, dot, fieldname = key.strip().partition(".")
-        if not sep or not dot or kind not in STAGES or not fieldname:
-            raise LabError(f"--set needs STAGE.FIELD=VALUE with STAGE in {', '.join(STAGES)}, got {item!r}", "set")
-        try:
-            out.setdefault(kind, {})[fieldname] = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:  # not YAML (e.g. "[x"): the text itself, as `training submit --set` does
-            out[kind][fieldname] = raw
-    return out
+    """`--set STAGE.FIELD=VALUE` items -> overrides (training.overrides, the parser `training submit` uses too)."""
+    return parse_stage_sets(items, STAGES)
 
 
 def main_pipeline(argv: Sequence[str] | None = None) -> int:

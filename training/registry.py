@@ -43,6 +43,11 @@ class JobContext(Protocol):
 
     def register_dataset(self, name: str, path: Path, meta: Mapping[str, Any] | None = None) -> int: ...
 
+    def record_evaluation(
+        self, model: str, suite: str, results: Mapping[str, Any], checkpoint_id: int | None = None
+    ) -> int:
+        """Store one suite's results on one model for this run (after the samples logged so far); returns its id."""
+
     def last_checkpoint(self) -> tuple[int, Path] | None:
         """(step, path) of the run's newest checkpoint from any earlier attempt, for resuming."""
 

@@ -14,15 +14,17 @@ import gradio as gr
 
 from evals.arena import SideBySide, record_vote, stream_side_by_side, vote_summary
 from lab.errors import LabError
-from lab.models import MAX_SEED, check_seed
+from lab.models import check_seed
 from ui import compose_state as cs
 from ui.errors import to_ui_error
 from ui.events import MODEL, PRIVATE, QUICK
+from ui.sampling_widgets import MAX_NEW_TOKENS, SEED, TEMPERATURE, sampling_widgets
 from ui.scoring import BREAKDOWN_HEADERS, BREAKDOWN_WIDTHS, aggregate_line, breakdown_rows
 
 MAX_ANSWERS = 4
 VOTE_HEADERS = ["model", "other", "wins", "losses", "ties", "both bad", "win rate"]
 CHOICE_WORDS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both bad"}
+SIDE_BY_SIDE_MAX_NEW_TOKENS = 128  # half the other screens' default: up to four answers, one after another
 STREAM_EVERY_S = 0.25  # send the growing answers at most this often (each send redraws every column)
 
 
@@ -158,10 +160,9 @@ def build(targets: gr.Dropdown, rm: gr.Dropdown, composed: tuple[gr.State, gr.Te
             value=False, label="Blind (two checkpoints, names hidden until you vote)", elem_id="compare-blind"
         )
     prompt = gr.Textbox(label="Prompt", lines=3, elem_id="compare-prompt")
-    with gr.Row():
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
-        temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature")
-        max_new_tokens = gr.Slider(1, 1024, value=128, step=1, label="Max new tokens")
+    sampling = sampling_widgets(
+        "compare-arena", [[SEED, TEMPERATURE, MAX_NEW_TOKENS]], values={MAX_NEW_TOKENS: SIDE_BY_SIDE_MAX_NEW_TOKENS}
+    )
     with gr.Row():
         generate = gr.Button("Generate side by side", variant="primary", elem_id="compare-generate")
         stop = gr.Button("Stop", variant="stop", elem_id="compare-stop", scale=0, min_width=90)
@@ -186,7 +187,8 @@ def build(targets: gr.Dropdown, rm: gr.Dropdown, composed: tuple[gr.State, gr.Te
     votes = gr.Dataframe(headers=VOTE_HEADERS, interactive=False, label="Votes per pair", elem_id="compare-votes")
     votes_plot = gr.Plot(show_label=False, elem_id="compare-votes-plot")
 
-    inputs = [targets, use_composed, items, task, prompt, seed, temperature, max_new_tokens, blind, rm]
+    s = sampling
+    inputs = [targets, use_composed, items, task, prompt, s.seed, s.temperature, s.max_new_tokens, blind, rm]
     event = generate.click(on_generate, inputs, [comparison, vote_row, note, *slots], **MODEL)
     # Cancelling closes the generator, which closes stream_generate: the model stops at its next step.
     stop.click(lambda: "Stopped; nothing was scored or stored.", None, note, cancels=[event], **QUICK)

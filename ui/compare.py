@@ -19,6 +19,7 @@ from evals.compare import (
     type_deltas,
 )
 from evals.suites import HELDOUT_OOD
+from lab.constraints.ifeval_modes import LOOSE, STRICT
 from lab.errors import LabError
 from storage.jobs import get_job
 from storage.models import ACTIVE_STATUSES
@@ -251,7 +252,7 @@ def build(demo: gr.Blocks, tab: gr.Tab, composed: tuple[gr.State, gr.Textbox]) -
         eval_status = gr.Textbox(show_label=False, interactive=False, elem_id="compare-eval-status")
     with gr.Row():
         suite = gr.Dropdown(list(SUITES), value=IF_SUITE, label="Suite to compare on", elem_id="compare-suite")
-        mode = gr.Radio(["loose", "strict"], value="loose", label="Per-type pass rates")
+        mode = gr.Radio([LOOSE, STRICT], value=LOOSE, label="Per-type pass rates")
         show = gr.Button("Show comparison", variant="primary", elem_id="compare-show")
     note = gr.Textbox(
         value="No comparison yet: pick checkpoints above and press Evaluate (an evaluate job); the metrics table "

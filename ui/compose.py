@@ -14,8 +14,9 @@ from typing import Any
 
 import gradio as gr
 
+from lab.constraints.ifeval_modes import STRICT, VERDICT_MODES
 from lab.constraints.registry import get_type
-from lab.models import DEFAULT_MODEL_SPEC, MAX_SEED
+from lab.models import DEFAULT_MODEL_SPEC
 from lab.seeds import load_seed_tasks
 from ui import compose_state as cs
 from ui.choices import generation_models, reward_models
@@ -24,6 +25,7 @@ from ui.events import MODEL, PRIVATE, QUICK
 from ui.playground import STOPPED
 from ui.playground import generate as stream_answer
 from ui.rm_inspector import quality_note
+from ui.sampling_widgets import MAX_NEW_TOKENS, SEED, TEMPERATURE, TOP_P, sampling_widgets
 from ui.scoring import BREAKDOWN_HEADERS, BREAKDOWN_WIDTHS, breakdown_figure, score_response, soft_scorer_for
 
 
@@ -142,7 +144,7 @@ def refresh_menus() -> tuple[Any, Any]:
     return gr.update(choices=generation_models()), gr.update(choices=reward_models())
 
 
-def score_row(row: dict, response: str, hard_mode: str = "strict") -> dict:
+def score_row(row: dict, response: str, hard_mode: str = STRICT) -> dict:
     """API: the breakdown of `response` to a dataset row (IFEval / curriculum shape), hard constraints only."""
     try:
         return score_response(row, response, hard_mode=hard_mode).breakdown
@@ -247,12 +249,7 @@ def build(demo: gr.Blocks, tab: gr.Tab | None = None) -> tuple[gr.State, gr.Text
                     label="Model or checkpoint",
                     elem_id="compose-model",
                 )
-                with gr.Row():
-                    max_new_tokens = gr.Slider(1, 1024, value=256, step=1, label="Max new tokens")
-                    temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature")
-                with gr.Row():
-                    top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
-                    seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+                sampling = sampling_widgets("compose", [[MAX_NEW_TOKENS, TEMPERATURE], [TOP_P, SEED]])
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary", elem_id="compose-generate")
                     stop = gr.Button("Stop", variant="stop", elem_id="compose-stop")
@@ -264,7 +261,7 @@ def build(demo: gr.Blocks, tab: gr.Tab | None = None) -> tuple[gr.State, gr.Text
                 elem_id="compose-response",
             )
             with gr.Row():
-                mode = gr.Radio(["strict", "loose"], value="strict", label="Hard checks", elem_id="compose-mode")
+                mode = gr.Radio(list(VERDICT_MODES), value=STRICT, label="Hard checks", elem_id="compose-mode")
                 rm = gr.Dropdown(
                     choices=[("none: score hard constraints only", "")],
                     value="",
@@ -317,7 +314,7 @@ def build(demo: gr.Blocks, tab: gr.Tab | None = None) -> tuple[gr.State, gr.Text
     score.click(on_score, score_inputs, score_outputs, **PRIVATE)
     rm.change(quality_note, rm, rm_quality, **QUICK)
     mode.change(on_score, score_inputs, score_outputs, **PRIVATE)
-    gen_inputs = [model, items, task, max_new_tokens, temperature, top_p, seed]
+    gen_inputs = [model, items, task, sampling.max_new_tokens, sampling.temperature, sampling.top_p, sampling.seed]
     event = generate.click(on_generate, gen_inputs, [response, status], **MODEL)
     event.success(on_score, score_inputs, score_outputs, **PRIVATE)
     stop.click(lambda: STOPPED, None, status, cancels=[event], **QUICK)  # not "Generating ..." forever

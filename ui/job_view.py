@@ -17,10 +17,10 @@ from storage.jobs import JobRecord
 from storage.models import ACTIVE_STATUSES, RESUMABLE_STATUSES, JobStatus
 from storage.runs import get_run
 from storage.samples import count_samples, list_samples
+from training.refs import run_ids_in
 from ui.scoring import summary
 
 AUTO = "auto"
-RUN_PREFIX = "run:"
 SAMPLE_HEADERS = ["step", "reward", "prompt", "response", "breakdown"]
 QUEUE_HEADERS = ["job", "run", "kind", "status", "progress", "name"]
 LOG_LINES = 60
@@ -87,11 +87,10 @@ def eta_text(job: JobRecord, now: float | None = None) -> str:
 
 def waiting_for(job: JobRecord) -> str:
     """Why a queued job has not started: the stage it needs, the job ahead of it, or no worker at all."""
-    for value in job.config.values():
-        if (ref := run_ref(value)) is not None:
-            needed = job_store.list_jobs(run_id=ref, limit=1)
-            if needed and needed[0].status in ACTIVE_STATUSES:
-                return f"waiting for job {needed[0].id} ({needed[0].kind}, {needed[0].status})"
+    for ref in run_ids_in(job.config.values()):
+        needed = job_store.list_jobs(run_id=ref, limit=1)
+        if needed and needed[0].status in ACTIVE_STATUSES:
+            return f"waiting for job {needed[0].id} ({needed[0].kind}, {needed[0].status})"
     running = job_store.list_jobs(status=JobStatus.RUNNING, limit=1)
     if running:
         return f"waiting for the worker: job {running[0].id} ({running[0].kind}) is running"
@@ -178,28 +177,16 @@ def linked_runs(run_id: int) -> dict[str, int]:
         except LabError:
             continue
         found.setdefault(run.kind, current)
-        for value in run.config.values():
-            if (ref := run_ref(value)) is not None:
-                pending.append(ref)
+        pending.extend(run_ids_in(run.config.values()))
     return found
-
-
-def run_ref(value: Any) -> int | None:
-    """The run id of a 'run:<id>' config value, else None."""
-    if isinstance(value, str) and value.strip().startswith(RUN_PREFIX):
-        number = value.strip()[len(RUN_PREFIX) :]
-        if number.isdigit():
-            return int(number)
-    return None
 
 
 def downstream_queued(run_id: int) -> list[JobRecord]:
     """Queued jobs waiting for this run's output (they reference 'run:<id>'): cancelling a stage cancels them."""
-    wanted = f"{RUN_PREFIX}{run_id}"
     return [
         job
         for job in job_store.list_jobs(status=JobStatus.QUEUED, limit=1000)
-        if any(isinstance(v, str) and v.strip() == wanted for v in job.config.values())
+        if run_id in run_ids_in(job.config.values())
     ]
 
 
@@ -231,13 +218,13 @@ STAGE_HEADERS = ["stage", "kind", "job", "status", "progress", "time"]
 def pipeline_runs(run_id: int) -> dict[str, int]:
     """kind → run id of the pipeline the run belongs to: the runs it points at and the runs pointing at it."""
     found = dict(linked_runs(run_id))
-    wanted = {f"{RUN_PREFIX}{r}" for r in found.values()}
+    wanted = set(found.values())
     from storage.runs import list_runs
 
     for run in sorted(list_runs(limit=200), key=lambda r: r.id):
-        if run.id > run_id and any(isinstance(v, str) and v.strip() in wanted for v in run.config.values()):
+        if run.id > run_id and wanted.intersection(run_ids_in(run.config.values())):
             found.setdefault(run.kind, run.id)
-            wanted.add(f"{RUN_PREFIX}{run.id}")
+            wanted.add(run.id)
     return dict(sorted(found.items(), key=lambda kv: STAGE_ORDER.index(kv[0]) if kv[0] in STAGE_ORDER else 99))
 
 

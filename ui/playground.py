@@ -12,10 +12,11 @@ import gradio as gr
 from evals.targets import is_registered_checkpoint
 from lab.errors import LabError
 from lab.model_access import DEMO_MODELS, check_demo_model, read_only, remote_code_allowed
-from lab.models import DEFAULT_MODEL_SPEC, MAX_SEED, check_seed, load_model, stream_generate
+from lab.models import DEFAULT_MODEL_SPEC, check_seed, load_model, stream_generate
 from ui.choices import generation_models
 from ui.errors import to_ui_error
 from ui.events import MODEL, QUICK
+from ui.sampling_widgets import TEMPERATURE, sampling_widgets
 
 MODEL_INFO = f"'{DEFAULT_MODEL_SPEC}' (built in, offline), a local checkpoint folder path, or a hub id 'org/name'"
 STOPPED = "Stopped."
@@ -118,10 +119,7 @@ def build(demo: gr.Blocks, tab: gr.Tab | None = None) -> None:
             )
             status = gr.Textbox(label="Status", lines=1, interactive=False, elem_id="playground-status")
         with gr.Column(scale=1):
-            max_new_tokens = gr.Slider(1, 1024, value=256, step=1, label="Max new tokens")
-            temperature = gr.Slider(0.0, 2.0, value=0.7, step=0.05, label="Temperature", info="0 = greedy")
-            top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.05, label="Top-p")
-            seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
+            sampling = sampling_widgets("playground", info={TEMPERATURE: "0 = greedy"})
             # Shown only when the operator allows remote code (LAB_ALLOW_REMOTE_CODE=1); the server checks anyway.
             trust = gr.Checkbox(
                 value=False,
@@ -130,7 +128,7 @@ def build(demo: gr.Blocks, tab: gr.Tab | None = None) -> None:
                 visible=remote_code_allowed(),
                 elem_id="playground-trust-remote-code",
             )
-    inputs = [model, prompt, max_new_tokens, temperature, top_p, seed, trust]
+    inputs = [model, prompt, sampling.max_new_tokens, sampling.temperature, sampling.top_p, sampling.seed, trust]
     one_at_a_time = {"concurrency_id": "model", "concurrency_limit": 1}  # few CPU cores: one generation at a time
     event = run.click(generate, inputs, [response, status], api_name="generate", **one_at_a_time)
     submitted = prompt.submit(generate, inputs, [response, status], **MODEL)

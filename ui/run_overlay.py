@@ -3,14 +3,13 @@ smoothing) and the config fields where those runs differ. Reads thinned curves, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from storage.metrics import metric_names, timed_series
 from storage.runs import get_run
+from training.run_admin import config_diff  # noqa: F401  (the Runs screen's diff: ov.config_diff)
 from ui.charts import PALETTE, integer_steps, smooth
-from ui.run_table import _flat
 
 MAX_POINTS = 800
 X_AXES = ("step", "wall time (min)")
@@ -27,7 +26,6 @@ PREFERRED = (
     "rm/batch_accuracy",
     "rm/loss",
 )
-MISSING = "—"
 
 
 def metric_choices(run_ids: Sequence[int]) -> list[str]:
@@ -87,26 +85,3 @@ def overlay_figure(run_ids: Sequence[int], metric: str, x_axis: str, smoothing: 
     if not wall:
         integer_steps(fig)
     return fig
-
-
-def shown(value: Any) -> str:
-    """A config value as the diff shows it: JSON with its own characters (no \\u escapes), '—' when absent."""
-    return MISSING if value is _ABSENT else json.dumps(value, ensure_ascii=False)
-
-
-_ABSENT = object()
-
-
-def config_diff(run_ids: Sequence[int]) -> tuple[list[str], list[list[str]]]:
-    """(headers, rows): every config field whose value differs between the runs (nested fields dotted); a field
-    one kind has and another lacks shows '—'. The kind row comes first when kinds differ."""
-    runs = [get_run(int(r)) for r in run_ids]
-    flat = [{"kind": run.kind, **_flat(run.config)} for run in runs]
-    headers = ["field", *[f"run {run.id}" for run in runs]]
-    rows = []
-    keys = sorted(set().union(*flat), key=lambda k: (k != "kind", k)) if flat else []
-    for key in keys:
-        values = [f.get(key, _ABSENT) for f in flat]
-        if any(v != values[0] for v in values[1:]):
-            rows.append([key, *[shown(v) for v in values]])
-    return headers, rows

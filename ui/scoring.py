@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lab.constraints.ifeval_modes import LOOSE, STRICT
 from lab.reward import SoftScorer, breakdown
 
 BREAKDOWN_HEADERS = ["#", "constraint", "kind", "pass / score", "strict · loose", "evidence"]
@@ -50,7 +51,7 @@ def _result_cell(result: Mapping[str, Any]) -> str:
 def _modes_cell(result: Mapping[str, Any]) -> str:
     if result.get("kind") != "hard":
         return ""
-    return f"{_verdict(result.get('strict'))} · {_verdict(result.get('loose'))}"
+    return f"{_verdict(result.get(STRICT))} · {_verdict(result.get(LOOSE))}"
 
 
 def breakdown_rows(data: Mapping[str, Any]) -> list[list[Any]]:
@@ -103,7 +104,7 @@ def summary(data: Mapping[str, Any]) -> str:
 
 
 def score_response(
-    row: Mapping[str, Any], response: str, hard_mode: str = "strict", soft_scorer: SoftScorer | None = None
+    row: Mapping[str, Any], response: str, hard_mode: str = STRICT, soft_scorer: SoftScorer | None = None
 ) -> ScoreView:
     """Score `response` against the row's constraints (hard by code, soft by the scorer when one is given)."""
     result = breakdown(row, response or "", soft_scorer=soft_scorer, hard_mode=hard_mode).to_dict()

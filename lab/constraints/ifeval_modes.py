@@ -10,6 +10,12 @@ from lab.constraints.registry import get_type
 from lab.constraints.text_stats import short_text_cache
 from lab.errors import LabError
 
+# The two IFEval verdicts of a hard constraint: the response as written, or the best of its 8 loose variants.
+# Their names key the stored verdicts ("strict"/"loose" of each result and per-type entry) and name the modes.
+STRICT = "strict"
+LOOSE = "loose"
+VERDICT_MODES = (STRICT, LOOSE)
+
 VARIANT_NAMES = (
     "as written",
     "without *",

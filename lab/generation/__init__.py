@@ -16,6 +16,7 @@ from lab.generation.engine import (
     prompt_token_ids,
     resolve_engine,
     stream_texts,
+    vllm_available,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "prompt_token_ids",
     "resolve_engine",
     "stream_texts",
+    "vllm_available",
 ]

@@ -79,6 +79,13 @@ def ctranslate2_available() -> bool:
     return importlib.util.find_spec("ctranslate2") is not None
 
 
+def vllm_available() -> bool:
+    """vLLM can generate here: the vllm package and a CUDA GPU (evaluation backends, GRPO rollouts)."""
+    if importlib.util.find_spec("vllm") is None:
+        return False
+    return _cuda()
+
+
 def _cuda() -> bool:
     import torch
 
