@@ -129,9 +129,10 @@ def picker_choices(what: str) -> list[tuple[str, str]]:
     return [("the reward-model stage launched with it, else none (hard constraints only)", ""), *found]
 
 
-def make_widget(spec: FieldSpec) -> gr.components.Component:
+def make_widget(spec: FieldSpec, shown: Any = None) -> gr.components.Component:
+    """The field's widget, showing `shown` (a display() value, e.g. the preset's) or else the field's default."""
     common = {"label": spec.name, "info": spec.help, "elem_id": spec.elem_id}
-    value = display(spec, spec.default)
+    value = display(spec, spec.default) if shown is None else shown
     if (spec.stage, spec.name) in PICKERS:
         return gr.Dropdown(choices=[("", "")], value=value, allow_custom_value=True, **common)
     if spec.widget == "bool":

@@ -177,15 +177,20 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
     locked = read_only()
     preset_name = _preset_or_first()
     specs = form.all_fields()
+    # The form opens on the preset's values, rendered into the page: filling it in a load event instead raced what
+    # the user typed meanwhile (the load's answer could land after a field was edited and overwrite it).
+    about, preset_stages, preset_cli, *shown = on_preset(preset_name, specs) if preset_name else ["", STAGES, ""]
     if locked:
         gr.Markdown("This instance is **read-only**: you can watch jobs, but launching and cancelling are off.")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             preset = gr.Dropdown(list_presets(), value=preset_name, label="Preset", elem_id="train-preset")
-            description = gr.Textbox(label="About this preset", lines=3, interactive=False, elem_id="train-about")
+            description = gr.Textbox(
+                value=about, label="About this preset", lines=3, interactive=False, elem_id="train-about"
+            )
             stages = gr.CheckboxGroup(
                 list(STAGES),
-                value=list(STAGES),
+                value=list(preset_stages),
                 label="Stages to run (each needs the one before, unless you point it at stored output)",
                 elem_id="train-stages",
             )
@@ -193,7 +198,12 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
             launch = gr.Button("Launch", variant="primary", interactive=not locked, elem_id="train-launch")
             launch_message = gr.Textbox(label="Launch status", interactive=False, elem_id="train-launch-message")
             cli = gr.Textbox(
-                label="Equivalent CLI command", lines=2, interactive=False, buttons=["copy"], elem_id="train-cli"
+                value=preset_cli,
+                label="Equivalent CLI command",
+                lines=2,
+                interactive=False,
+                buttons=["copy"],
+                elem_id="train-cli",
             )
             gr.Markdown("Every field of each stage's config (the preset fills them; what you change is sent):")
             widgets = []
@@ -202,7 +212,10 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
                     mine = [spec for spec in specs if spec.stage == stage]
                     for i in range(0, len(mine), FORM_COLUMNS):
                         with gr.Row():
-                            widgets += [form.make_widget(spec) for spec in mine[i : i + FORM_COLUMNS]]
+                            widgets += [
+                                form.make_widget(spec, shown[specs.index(spec)] if shown else None)
+                                for spec in mine[i : i + FORM_COLUMNS]
+                            ]
         with gr.Column(scale=3):
             with gr.Row():
                 watch = gr.Dropdown(
@@ -266,6 +279,9 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
         lambda p, s, n, *raw: on_form(p, s, n, specs, *raw),
         [preset, stages, name, *widgets],
         cli,
+        # Gradio's default trigger_mode "once" drops an edit made while the previous preview is still computing,
+        # so quick typing in two fields left the second out of the command; "always_last" runs the newest one after.
+        trigger_mode="always_last",
         **QUICK,
     )
     launch.click(
@@ -283,7 +299,6 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
     smoothing.release(refresh, [watch, gr.State(None), smoothing], refresh_outputs, **QUICK)
     cancel.click(on_cancel, watch, action, **PRIVATE)
     resume.click(on_resume, watch, action, **PRIVATE).success(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
-    demo.load(lambda p: on_preset(p, specs), preset, preset_outputs, **QUICK)
     demo.load(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
     tab.select(lambda c: (watch_menu(c), gr.Timer(active=True)), watch, [watch, timer], **QUICK)
     picker_widgets = [w for w, s in zip(widgets, specs, strict=True) if (s.stage, s.name) in form.PICKERS]
