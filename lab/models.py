@@ -30,6 +30,7 @@ from lab.bundled_model import (
 )
 from lab.errors import LabError
 from lab.model_access import check_demo_model, check_remote_code
+from lab.random_seed import MAX_SEED
 
 __all__ = [
     "DEFAULT_MODEL_SPEC",
@@ -59,7 +60,6 @@ ALLOWED_SPECS = (
     "or a hub id 'org/name'"
 )
 
-MAX_SEED = 2**32 - 1
 PREFILL_CHUNK_TOKENS = 512  # prompt tokens per forward pass while reading the prompt; Stop is checked between
 HEARTBEAT_S = 0.25  # stream_generate re-yields this often while waiting, so a Stop can close it
 _NO_LIMIT = 10**7  # tokenizers without a real limit report ~1e30 as model_max_length

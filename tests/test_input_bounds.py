@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from lab.errors import LabError
+from lab.random_seed import MAX_SEED
 from storage import jobs
 from tests.test_jobs_kinds import KIND, ROOT, LinearFitConfig, job_env
 from training.jobs import submit_job
-from training.registry import MAX_INT, SEED_MAX, all_kinds, field_bounds, numeric_type, parse_config
+from training.registry import MAX_INT, all_kinds, field_bounds, numeric_type, parse_config
 
 
 def _training(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -70,7 +71,7 @@ def test_every_numeric_config_field_has_bounds_its_default_respects() -> None:
             if f.default is not None:
                 assert low <= f.default <= high, f"{kind.name}.{f.name}"
             if f.name == "seed":
-                assert (low, high) == (0, SEED_MAX)
+                assert (low, high) == (0, MAX_SEED)
 
 
 def test_ints_without_own_bounds_stay_int64_safe(jobs_db: Path) -> None:

@@ -17,8 +17,9 @@ from evals.domains import family_of
 from lab.constraints.base import FAMILIES
 from lab.errors import LabError
 from lab.paths import SLUG_RULE, check_slug, confined
+from lab.random_seed import MAX_SEED
 from training.refs import write_rows
-from training.registry import SEED_MAX, JobContext, JobKind, register_kind
+from training.registry import JobContext, JobKind, register_kind
 
 ROW_FORMAT = "iflab-rows-v1"
 
@@ -34,7 +35,7 @@ class DatasetConfig:
     )
     seed: int = field(
         default=0,
-        metadata={"help": "Random seed: the same seed and settings give the same file.", "min": 0, "max": SEED_MAX},
+        metadata={"help": "Random seed: the same seed and settings give the same file.", "min": 0, "max": MAX_SEED},
     )
     num_tasks: int = field(
         default=100,

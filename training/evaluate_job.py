@@ -22,7 +22,8 @@ from evals.targets import (
 )
 from lab.errors import LabError
 from lab.model_access import check_remote_code
-from training.registry import SEED_MAX, JobContext, JobKind, register_kind
+from lab.random_seed import MAX_SEED
+from training.registry import JobContext, JobKind, register_kind
 
 DEFAULT_SUITES = ("heldout-if", "heldout-ood", "math-probe")
 
@@ -59,7 +60,7 @@ class EvaluateConfig:
             "help": "With limit: a seeded random N prompts of each part instead of the first N in file order "
             "(empty = first N; lm-eval-ifeval always takes the first N).",
             "min": 0,
-            "max": SEED_MAX,
+            "max": MAX_SEED,
         },
     )
     # --- generation (greedy)
@@ -96,7 +97,7 @@ class EvaluateConfig:
         default=1000, metadata={"help": "Bootstrap resamples for the 95 % intervals.", "min": 100, "max": 100_000}
     )
     seed: int = field(
-        default=0, metadata={"help": "Seed of generation and of the bootstrap.", "min": 0, "max": SEED_MAX}
+        default=0, metadata={"help": "Seed of generation and of the bootstrap.", "min": 0, "max": MAX_SEED}
     )
     use_cache: bool = field(default=True, metadata={"help": "Reuse stored results of identical evaluations."})
 

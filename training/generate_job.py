@@ -16,8 +16,9 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.model_access import check_remote_code
+from lab.random_seed import MAX_SEED
 from training import refs
-from training.registry import SEED_MAX, JobContext, JobKind, register_kind
+from training.registry import JobContext, JobKind, register_kind
 
 PROMPT_SOURCES = (
     "'suite:heldout-if', 'suite:heldout-ood' or 'suite:math-probe' (built-in eval suites), 'seed:heldout' or "
@@ -56,7 +57,7 @@ class GenerateConfig:
     )
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass, in (0, 1].", "min": 0.0, "max": 1.0})
     seed: int = field(
-        default=0, metadata={"help": "Random seed; batch b samples with seed + b.", "min": 0, "max": SEED_MAX}
+        default=0, metadata={"help": "Random seed; batch b samples with seed + b.", "min": 0, "max": MAX_SEED}
     )
     # --- scoring
     reward_model: int | None = field(

@@ -8,8 +8,8 @@ from typing import Any, Literal, get_args
 from lab.errors import LabError
 from lab.generation import vllm_available
 from lab.model_access import check_remote_code
+from lab.random_seed import MAX_SEED
 from training import refs
-from training.registry import SEED_MAX
 
 LossType = Literal["grpo", "dr_grpo", "dapo", "bnpo"]  # TRL's loss_type values the job offers
 LOSS_TYPES: tuple[str, ...] = get_args(LossType)
@@ -73,7 +73,7 @@ class GRPOJobConfig:
         default=1.0, metadata={"help": "Gradient clipping (paper: 1.0).", "min": 0.0, "max": 1e6}
     )
     seed: int = field(
-        default=0, metadata={"help": "Random seed (data order, sampling, LoRA init).", "min": 0, "max": SEED_MAX}
+        default=0, metadata={"help": "Random seed (data order, sampling, LoRA init).", "min": 0, "max": MAX_SEED}
     )
     # Generation
     temperature: float = field(

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from lab.errors import LabError
 
 MAX_INT = 2**53 - 1  # SQLite stores int64, and JSON / JavaScript numbers are exact up to 2**53
-SEED_MAX = 2**32 - 1  # numpy's and Python's seeding take this range everywhere
 
 
 class JobContext(Protocol):

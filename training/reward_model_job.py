@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
+from lab.random_seed import MAX_SEED
 from training import refs
-from training.registry import SEED_MAX, JobContext, JobKind, register_kind
+from training.registry import JobContext, JobKind, register_kind
 from training.rm_pairs import (
     Pair,
     accuracy,
@@ -103,7 +104,7 @@ class RewardModelConfig:
     )
     seed: int = field(
         default=0,
-        metadata={"help": "Random seed for sampling, the split and the classifier head.", "min": 0, "max": SEED_MAX},
+        metadata={"help": "Random seed for sampling, the split and the classifier head.", "min": 0, "max": MAX_SEED},
     )
 
     def validate(self) -> None:

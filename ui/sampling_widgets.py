@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import gradio as gr
 
-from lab.models import MAX_SEED
+from lab.random_seed import MAX_SEED
 
 
 @dataclass(frozen=True)
