@@ -102,7 +102,9 @@ def test_dataset_preview_and_the_train_link(app_url: str, runs_home: tuple[Path,
     with bs.chromium() as browser:
         page = bs.open_app(browser, app_url, tab="train", ready="#train-progress")
         button = page.locator("#train-preview-dataset")
-        button.wait_for(timeout=30_000)  # the watched job (GRPO-only) uses the dataset run: the link is there
+        # The watched job (GRPO-only) uses the dataset run: the link is there once the first refresh lands, which on
+        # 2 busy cores (CI beside another job) took over 30 s once.
+        button.wait_for(timeout=60_000)
         button.click()
         bs.wait_for_value(page, "runs-opened", f"Run {ids['dataset']} · dataset")
         assert "tab=runs" in page.url
