@@ -1,7 +1,7 @@
-"""Evaluation suites: the held-out IF suite (in-domain), the held-out OOD suite (IFBench types), the math probe,
-and user files in IFEval/IFBench format.
+"""Evaluation suites: the held-out IF suite (in-domain), the held-out OOD suite (IFBench types), the math probes
+(`math-probe`, hard; `arith-probe`, easy enough for the bundled 135M model) and user files in IFEval/IFBench format.
 
-Suites are named by a spec string (`heldout-if`, `heldout-ood`, `math-probe`, a path to a .jsonl file, optionally
+Suites are named by a spec string (`heldout-if`, `heldout-ood`, `math-probe`, `arith-probe`, a path to a .jsonl file, optionally
 prefixed `ood:` or `ifbench:`; see evals.domains); `load_suite(spec)` builds one. Building is deterministic,
 and `fingerprint` changes when the content does. Each suite has a `domain` (in-domain, out-of-domain, mixed, math).
 """
@@ -30,14 +30,16 @@ from lab.errors import LabError
 HELDOUT_IF = "heldout-if"
 HELDOUT_OOD = "heldout-ood"
 MATH_PROBE = "math-probe"
-BUILTIN_SUITES = (HELDOUT_IF, HELDOUT_OOD, MATH_PROBE)
+ARITH_PROBE = "arith-probe"
+BUILTIN_SUITES = (HELDOUT_IF, HELDOUT_OOD, MATH_PROBE, ARITH_PROBE)
+MATH_SUITES = (MATH_PROBE, ARITH_PROBE)  # the built-in suites of domain math (scored by `answer`)
 SUITE_SEED = 20250802  # fixed so every run, machine and checkpoint sees the same held-out prompts
 HARD_PROMPTS = 300
 SOFT_PROMPTS = 100
 MATH_PROBLEMS = 200
 OOD_PROMPTS = 300  # as many as IFBench's own test set
 ALLOWED_SUITES = (
-    f"{HELDOUT_IF!r}, {HELDOUT_OOD!r}, {MATH_PROBE!r}, or a path to an IFEval/IFBench-format .jsonl file "
+    f"{HELDOUT_IF!r}, {HELDOUT_OOD!r}, {MATH_PROBE!r}, {ARITH_PROBE!r}, or a path to an IFEval/IFBench-format .jsonl file "
     "(prefix 'ood:' to report it as out-of-domain, 'ifbench:' to also require IFBench ids)"
 )
 
@@ -133,6 +135,8 @@ def load_suite(spec: str) -> EvalSuite:
         return heldout_ood_suite()
     if text == MATH_PROBE:
         return math_probe_suite()
+    if text == ARITH_PROBE:
+        return arith_probe_suite()
     prefix, path = split_suite_prefix(text)
     if path.lower().endswith((".jsonl", ".json")):
         return load_ifeval_file(path, prefix=prefix)
@@ -343,6 +347,22 @@ def math_probe_suite(n: int = MATH_PROBLEMS, seed: int = SUITE_SEED) -> EvalSuit
         name=MATH_PROBE,
         items=items,
         description=f"{n} generated math word problems (probe split), exact boxed answer, seed {seed}",
+        meta={"seed": seed},
+        domain=MATH,
+    )
+
+
+def arith_probe_suite(n: int = MATH_PROBLEMS, seed: int = SUITE_SEED) -> EvalSuite:
+    """One- and two-step arithmetic word problems with small numbers (lab.arith_problems), probe split: a math
+    probe the bundled 135M model scores mid-scale on, where math-probe is at its floor. Same prompt and scoring."""
+    from lab.arith_problems import generate_arith_problems
+
+    problems = generate_arith_problems(n, seed=seed, split="probe")
+    items = tuple(EvalItem(key=p.id, part="math", prompt=p.prompt, answer=str(p.answer)) for p in problems)
+    return EvalSuite(
+        name=ARITH_PROBE,
+        items=items,
+        description=f"{n} generated one- and two-step arithmetic word problems (probe split), seed {seed}",
         meta={"seed": seed},
         domain=MATH,
     )

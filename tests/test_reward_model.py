@@ -173,6 +173,9 @@ def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tin
     assert meta["type"] == "reward_model" and path == Path(result["path"])
     assert 0.0 <= meta["held_out_accuracy"] <= 1.0 and meta["held_out_pairs"] > 0 and meta["hard_pairs"] > 0
     assert "hard_agreement" in meta and "pseudo_label_hard_agreement" in meta
+    if "held_out_auc" in meta:  # stored with its interval, so the app can say whether the RM is better than chance
+        assert meta["held_out_auc_low"] <= meta["held_out_auc"] <= meta["held_out_auc_high"]
+    assert result["quality"] in ("noise", "weak", "informative", "unknown")
     losses = [ctx.metrics[s]["rm/loss"] for s in sorted(ctx.metrics) if "rm/loss" in ctx.metrics[s]]
     assert len(losses) == step
     assert read_rm_info(path)["template"]["max_length"] == config.max_length

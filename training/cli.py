@@ -75,7 +75,16 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     job = submit_job(args.kind, _read_config(args.config, args.set, args.kind), name=args.name, force=args.force)
     print(f"queued job {job.id} (run {job.run_id}, {job.kind}); follow it with: python -m training logs {job.id} -f")
+    _print_warnings([job])
     return 0
+
+
+def _print_warnings(jobs: Any) -> None:
+    from training.rm_quality import launch_warnings
+
+    for job in jobs:
+        for warning in launch_warnings(job.kind, job.config):
+            print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

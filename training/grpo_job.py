@@ -117,8 +117,13 @@ def reward_function(config: GRPOJobConfig) -> tuple[Any, Any]:
     scorer = None
     if config.reward_model.strip():
         from lab.rm_scorer import load_rm_scorer
+        from training.rm_quality import verdict_for_folder
 
-        scorer = load_rm_scorer(refs.resolve_checkpoint(config.reward_model, "reward_model"))
+        folder = refs.resolve_checkpoint(config.reward_model, "reward_model")
+        verdict = verdict_for_folder(folder)
+        warning = "warning: " if verdict.adds_noise else ""
+        print(f"[grpo] {warning}reward model {config.reward_model}: {verdict.text}", flush=True)
+        scorer = load_rm_scorer(folder)
     return make_trl_reward(soft_scorer=scorer, hard_mode=config.hard_mode), scorer
 
 

@@ -197,6 +197,10 @@ def main_pipeline(argv: Sequence[str] | None = None) -> int:
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    from training.rm_quality import launch_warnings
+
     for job in jobs:
         print(f"{job.kind}: job {job.id} (run {job.run_id}) {job.status}")
+        for warning in [] if args.foreground else launch_warnings(job.kind, job.config):
+            print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -29,6 +29,7 @@ from training.rm_pairs import (
     steps_bound,
     usable_levels,
 )
+from training.rm_quality import auc_interval, rm_verdict
 from training.rm_responses import answers_only, generate_responses, level_prompts
 
 MAX_HARD_CHECK_PAIRS = 512  # the hard-verifier health check needs no more to be precise to a few points
@@ -276,6 +277,8 @@ def evaluate_pairs(
         auc = roc_auc(labels, scores)
         if auc is not None:
             metrics["rm/held_out_auc"] = auc
+            low, high = auc_interval(labels, scores) or (auc, auc)
+            metrics["rm/held_out_auc_low"], metrics["rm/held_out_auc_high"] = low, high
         metrics["rm/held_out_mean_p_pos"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 1])
         metrics["rm/held_out_mean_p_neg"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 0])
     if hard:
@@ -368,8 +371,11 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
         save_reward_model(scorer.model, tokenizer, out, config, info)
     meta = {"type": "reward_model", "base": config.init_from, **{k.removeprefix("rm/"): v for k, v in metrics.items()}}
     checkpoint_id = ctx.register_checkpoint(steps, out, meta)
-    ctx.progress(total, total, f"held-out accuracy {metrics.get('rm/held_out_accuracy', float('nan')):.3f}")
-    return {"checkpoint_id": checkpoint_id, "path": str(out), **meta}
+    verdict = rm_verdict(metrics)
+    print(f"[reward_model] quality: {verdict.text}", flush=True)
+    accuracy_text = f"held-out accuracy {metrics.get('rm/held_out_accuracy', float('nan')):.3f}"
+    ctx.progress(total, total, f"{accuracy_text}; quality: {verdict.level}")  # what the Train tab shows at the end
+    return {"checkpoint_id": checkpoint_id, "path": str(out), "quality": verdict.level, **meta}
 
 
 register_kind(JobKind(name="reward_model", config_cls=RewardModelConfig, run=run, help=RewardModelConfig.__doc__ or ""))

@@ -8,11 +8,11 @@ from typing import Any
 
 from storage.samples import SampleRecord, list_samples
 from training.rm_pairs import accuracy, roc_auc
+from training.rm_quality import auc_interval, rm_verdict
 
 PAIR_HEADERS = ["verdict", "type", "label", "P(adheres)", "constraint", "response"]
 TYPE_HEADERS = ["soft type", "pairs", "accuracy", "AUC"]
 MAX_PAIRS = 5000
-WEAK_AUC = 0.6  # below this the RM barely separates "written with c" from "written without"
 
 
 def held_out_pairs(run_id: int) -> list[SampleRecord]:
@@ -61,14 +61,14 @@ def inspect(run_id: int) -> dict[str, Any]:
         for p in ordered
     ]
     wrong = sum(1 for p in pairs if not p.meta.get("correct"))
-    summary = f"{len(pairs)} held-out pairs, {wrong} misclassified (listed first); AUC {_fmt(overall_auc)}."
-    if overall_auc is not None and overall_auc < WEAK_AUC:
-        summary += " Weak: its soft scores are close to noise, so a GRPO reward using it mostly adds noise."
+    low, high = auc_interval(labels, scores) or (None, None)
+    verdict = rm_verdict({"held_out_auc": overall_auc, "held_out_auc_low": low, "held_out_auc_high": high})
+    summary = f"{len(pairs)} held-out pairs, {wrong} misclassified (listed first). Quality: {verdict.text}"
     return {"summary": summary, "types": types, "pairs": rows}
 
 
 def quality_note(checkpoint_path: str) -> str:
-    """'held-out accuracy 0.25, AUC 0.40 on 12 pairs — weak' for a reward-model folder ('' when none picked)."""
+    """'Noise: AUC 0.50 [0.25, 0.75] on 12 held-out pairs, ...' for a reward-model folder."""
     if not checkpoint_path:
         return "No reward model: soft constraints are not scored."
     from storage.checkpoints import list_checkpoints
@@ -80,10 +80,6 @@ def quality_note(checkpoint_path: str) -> str:
 
 
 def quality_line(meta: dict[str, Any]) -> str:
-    acc, auc, n = meta.get("held_out_accuracy"), meta.get("held_out_auc"), meta.get("held_out_pairs")
-    if acc is None:
-        return "This reward model stored no held-out quality."
-    text = f"Held-out accuracy {acc:.2f}" + (f", AUC {auc:.2f}" if auc is not None else "")
-    text += f" on {int(n)} pairs" if n else ""
-    weak = (auc is not None and auc < WEAK_AUC) or acc < WEAK_AUC
-    return text + (" — weak: its soft scores are close to chance." if weak else ".")
+    """The reward model's verdict (noise / weak / informative) with the numbers behind it, in one line."""
+    text = rm_verdict(meta).text
+    return text[0].upper() + text[1:]

@@ -16,6 +16,7 @@ from storage.models import ACTIVE_STATUSES
 from storage.runs import get_run
 from training.jobs import cancel_job, resume_job
 from training.pipeline import STAGES, list_presets, load_preset, submit_pipeline
+from training.rm_quality import launch_warnings
 from ui import config_form as form
 from ui import job_view as jv
 from ui.charts import CHARTS, run_figures
@@ -76,7 +77,9 @@ def on_launch(preset: str, stages: list[str], name: str, specs: list[form.FieldS
         raise to_ui_error(error, "Launch") from None
     queued = ", ".join(f"{job.kind} = job {job.id} (run {job.run_id})" for job in jobs)
     command = form.cli_command(preset, stages, changes, name or "")
-    return f"Queued {queued}. The panel on the right follows the running job.", command
+    warnings = [w for job in jobs for w in launch_warnings(job.kind, job.config)]
+    note = "".join(f"\nWarning: {w}" for w in warnings)
+    return f"Queued {queued}. The panel on the right follows the running job.{note}", command
 
 
 def _buttons(job: Any) -> tuple[Any, Any]:

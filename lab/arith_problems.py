@@ -1,0 +1,155 @@
+"""Easy arithmetic word problems (one and two steps, small numbers) for a math probe a 135M model can move on.
+
+`math-probe` (lab.math_problems) is two- and three-step arithmetic with numbers into the hundreds: right for larger
+models, at its floor for SmolLM2-135M-Instruct. These problems are the same kind of story with one or two operations
+on numbers up to 20 (products up to 9 x 9), calibrated so the bundled base model lands near the middle of the scale
+(see README "Evaluation and comparison"), where a trade-off between instruction following and reasoning can show.
+
+`generate_arith_problems(n, seed, split)` is deterministic and uses lab.math_problems' hash split: a question
+belongs to the split `problem_split(question)` names, so a probe question can never be a training question, whether
+the training rows come from these templates or from lab.math_problems'.
+"""
+
+from __future__ import annotations
+
+import random
+
+from lab.errors import LabError
+from lab.math_problems import SPLITS, MathProblem, Template, problem_split
+
+_NAMES = (
+    "Ada", "Bilal", "Carmen", "Dev", "Elif", "Finn", "Grace", "Hugo", "Ines", "Jonas", "Kira", "Leo", "Maya",
+    "Noah", "Olga", "Pablo", "Rania", "Sven", "Tara", "Ugo", "Vera", "Wei", "Yara", "Zane",
+)  # fmt: skip
+_ITEMS = ("apples", "pencils", "stickers", "marbles", "cookies", "stamps", "shells", "balloons", "crayons", "eggs")
+_SNACKS = (("apple", "apples"), ("muffin", "muffins"), ("notebook", "notebooks"), ("pen", "pens"), ("ball", "balls"))
+_CONTAINERS = (("box", "boxes"), ("bag", "bags"), ("basket", "baskets"), ("jar", "jars"), ("tray", "trays"))
+
+
+def _two_names(r: random.Random) -> tuple[str, str]:
+    first, second = r.sample(_NAMES, 2)
+    return first, second
+
+
+# ---------------------------------------------------------------- one step
+
+
+def _gets_more(r: random.Random) -> tuple[str, int]:
+    name, friend = _two_names(r)
+    item = r.choice(_ITEMS)
+    have, more = r.randint(2, 20), r.randint(2, 20)
+    q = f"{name} has {have} {item}. {friend} gives {name} {more} more {item}. How many {item} does {name} have now?"
+    return q, have + more
+
+
+def _gives_away(r: random.Random) -> tuple[str, int]:
+    name, friend = _two_names(r)
+    item = r.choice(_ITEMS)
+    have = r.randint(6, 20)
+    given = r.randint(1, have - 1)
+    q = f"{name} has {have} {item} and gives {given} of them to {friend}. How many {item} does {name} have left?"
+    return q, have - given
+
+
+def _groups(r: random.Random) -> tuple[str, int]:
+    item = r.choice(_ITEMS)
+    (_, containers) = r.choice(_CONTAINERS)
+    count, each = r.randint(2, 9), r.randint(2, 9)
+    q = f"There are {count} {containers} with {each} {item} in each. How many {item} are there in total?"
+    return q, count * each
+
+
+def _cost(r: random.Random) -> tuple[str, int]:
+    name = r.choice(_NAMES)
+    one, many = r.choice(_SNACKS)
+    price, count = r.randint(2, 9), r.randint(2, 9)
+    q = f"One {one} costs {price} dollars. {name} buys {count} {many}. How many dollars does {name} spend?"
+    return q, price * count
+
+
+# ---------------------------------------------------------------- two steps
+
+
+def _more_then_less(r: random.Random) -> tuple[str, int]:
+    name, friend = _two_names(r)
+    item = r.choice(_ITEMS)
+    have, bought = r.randint(2, 20), r.randint(2, 20)
+    given = r.randint(1, have + bought - 1)
+    q = (
+        f"{name} has {have} {item} and buys {bought} more. Then {name} gives {given} {item} to {friend}. "
+        f"How many {item} does {name} have now?"
+    )
+    return q, have + bought - given
+
+
+def _three_days(r: random.Random) -> tuple[str, int]:
+    name = r.choice(_NAMES)
+    a, b, c = r.randint(2, 20), r.randint(2, 20), r.randint(2, 20)
+    q = (
+        f"{name} reads {a} pages on Monday, {b} pages on Tuesday and {c} pages on Wednesday. "
+        f"How many pages does {name} read in the three days?"
+    )
+    return q, a + b + c
+
+
+def _groups_plus(r: random.Random) -> tuple[str, int]:
+    name = r.choice(_NAMES)
+    item = r.choice(_ITEMS)
+    (_, containers) = r.choice(_CONTAINERS)
+    count, each, loose = r.randint(2, 9), r.randint(2, 9), r.randint(1, 9)
+    q = (
+        f"{name} has {count} {containers} with {each} {item} in each, and {loose} more {item} on the table. "
+        f"How many {item} does {name} have altogether?"
+    )
+    return q, count * each + loose
+
+
+def _change(r: random.Random) -> tuple[str, int]:
+    name = r.choice(_NAMES)
+    one, many = r.choice(_SNACKS)
+    price, count = r.randint(2, 9), r.randint(2, 5)
+    paid = r.choice(tuple(b for b in (10, 20, 50) if b > price * count))
+    q = (
+        f"One {one} costs {price} dollars. {name} buys {count} {many} and pays with {paid} dollars. "
+        f"How many dollars of change does {name} get back?"
+    )
+    return q, paid - price * count
+
+
+# name -> (template, number of arithmetic steps); generation cycles through them in this order
+ARITH_TEMPLATES: dict[str, tuple[Template, int]] = {
+    "gets_more": (_gets_more, 1),
+    "gives_away": (_gives_away, 1),
+    "groups": (_groups, 1),
+    "cost": (_cost, 1),
+    "more_then_less": (_more_then_less, 2),
+    "three_days": (_three_days, 2),
+    "groups_plus": (_groups_plus, 2),
+    "change": (_change, 2),
+}
+
+
+def generate_arith_problems(n: int, seed: int = 0, split: str = "probe") -> list[MathProblem]:
+    """n distinct problems of the split, cycling through ARITH_TEMPLATES; the same (n, seed, split) -> same list,
+    and a shorter list is a prefix of a longer one."""
+    if split not in SPLITS:
+        raise LabError(f"must be one of {', '.join(SPLITS)}, got {split!r}", field="split")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise LabError(f"must be a whole number >= 0, got {n!r}", field="n")
+    rng = random.Random(f"arith:{seed}")
+    names = list(ARITH_TEMPLATES)
+    seen: set[str] = set()
+    problems: list[MathProblem] = []
+    attempts = 0
+    while len(problems) < n:
+        attempts += 1
+        if attempts > 200 * n + 1000:
+            raise LabError(f"could not generate {n} distinct problems; ask for fewer", field="n")
+        name = names[len(problems) % len(names)]
+        template, steps = ARITH_TEMPLATES[name]
+        question, answer = template(rng)
+        if question in seen or problem_split(question) != split:
+            continue
+        seen.add(question)
+        problems.append(MathProblem(f"arith-{split}-{seed}-{len(problems):05d}", question, answer, name, steps, split))
+    return problems
