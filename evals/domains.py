@@ -66,12 +66,12 @@ def split_suite_prefix(spec: str) -> tuple[str | None, str]:
 
 def domain_of_suite_name(name: str, per_type_ids: Iterable[str] = ()) -> str:
     """The domain of a stored evaluation's suite when its results do not say (stored before domains existed)."""
-    from evals.suites import HELDOUT_IF, HELDOUT_OOD, MATH_PROBE
+    from evals.suites import HELDOUT_IF, HELDOUT_OOD, MATH_SUITES
 
     prefix, _ = split_suite_prefix(name)
     if name == HELDOUT_OOD or prefix is not None:
         return OUT_OF_DOMAIN
-    if name == MATH_PROBE:
+    if name in MATH_SUITES:
         return MATH
     if name == HELDOUT_IF:
         return IN_DOMAIN

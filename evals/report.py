@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from evals.compare import IF_SUITE, MATH_SUITE, comparison_table, format_table, tradeoff_data, type_deltas
+from evals.compare import (
+    ARITH_SUITE,
+    IF_SUITE,
+    MATH_SUITE,
+    MATH_SUITES,
+    comparison_table,
+    format_table,
+    tradeoff_data,
+    type_deltas,
+)
 from evals.metrics import HEADLINE_ORDER
 from evals.ood_compare import DEFAULT_METRIC, domain_table, format_domain_table
 from evals.suites import HELDOUT_OOD
@@ -43,7 +52,7 @@ def report(
             continue
         metrics = (
             ("math_accuracy", "math_accuracy_flexible", "mean_tokens", "format_failure_rate")
-            if suite == MATH_SUITE
+            if suite in MATH_SUITES
             else (
                 "prompt_strict",
                 "prompt_loose",
@@ -56,7 +65,7 @@ def report(
         headers, cells = format_table(rows, metrics)
         scope = (
             ""
-            if suite == MATH_SUITE
+            if suite in MATH_SUITES
             else " n counts every prompt: IFEval's four numbers cover the prompts with hard constraints, soft_mean"
             " (the reward model's mean probability) those with soft ones."
         )
@@ -65,7 +74,7 @@ def report(
             f"{scope}\n"
         )
         out.append(markdown_table(headers, cells) + "\n")
-        if types and suite != MATH_SUITE:
+        if types and suite not in MATH_SUITES:
             deltas = type_deltas(refs, suite, baseline, mode=mode)
             table = [
                 [
@@ -114,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.report", description=__doc__)
     parser.add_argument("refs", nargs="+", help="models: checkpoint ids, folders, 'bundled', hub ids")
     parser.add_argument(
-        "--suite", action="append", help=f"suite(s) to report (default {IF_SUITE}, {HELDOUT_OOD} and {MATH_SUITE})"
+        "--suite",
+        action="append",
+        help=f"suite(s) to report (default {IF_SUITE}, {HELDOUT_OOD}, {MATH_SUITE} and {ARITH_SUITE})",
     )
     parser.add_argument("--in-suite", default=IF_SUITE, help=f"in-domain side of the domain table ({IF_SUITE})")
     parser.add_argument(
@@ -132,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=int, action="append", help="add the trade-off points of this run")
     args = parser.parse_args(argv)
     try:
-        suites = args.suite or [IF_SUITE, HELDOUT_OOD, MATH_SUITE]
+        suites = args.suite or [IF_SUITE, HELDOUT_OOD, *MATH_SUITES]
         print(
             report(
                 args.refs,

@@ -1,9 +1,10 @@
 """Evaluation suites: the held-out IF suite (in-domain), the held-out OOD suite (IFBench types), the math probes
 (`math-probe`, hard; `arith-probe`, easy enough for the bundled 135M model) and user files in IFEval/IFBench format.
 
-Suites are named by a spec string (`heldout-if`, `heldout-ood`, `math-probe`, `arith-probe`, a path to a .jsonl file, optionally
-prefixed `ood:` or `ifbench:`; see evals.domains); `load_suite(spec)` builds one. Building is deterministic,
-and `fingerprint` changes when the content does. Each suite has a `domain` (in-domain, out-of-domain, mixed, math).
+Suites are named by a spec string (`heldout-if`, `heldout-ood`, `math-probe`, `arith-probe`, a path to a .jsonl
+file, optionally prefixed `ood:` or `ifbench:`; see evals.domains); `load_suite(spec)` builds one. Building is
+deterministic, and `fingerprint` changes when the content does. Each suite has a `domain` (in-domain,
+out-of-domain, mixed, math).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ SOFT_PROMPTS = 100
 MATH_PROBLEMS = 200
 OOD_PROMPTS = 300  # as many as IFBench's own test set
 ALLOWED_SUITES = (
-    f"{HELDOUT_IF!r}, {HELDOUT_OOD!r}, {MATH_PROBE!r}, {ARITH_PROBE!r}, or a path to an IFEval/IFBench-format .jsonl file "
-    "(prefix 'ood:' to report it as out-of-domain, 'ifbench:' to also require IFBench ids)"
+    f"{HELDOUT_IF!r}, {HELDOUT_OOD!r}, {MATH_PROBE!r}, {ARITH_PROBE!r}, or a path to an IFEval/IFBench-format "
+    ".jsonl file (prefix 'ood:' to report it as out-of-domain, 'ifbench:' to also require IFBench ids)"
 )
 
 

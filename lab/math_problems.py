@@ -37,10 +37,11 @@ class MathProblem:
     template: str
     steps: int
     split: str
+    instruction: str = INSTRUCTION  # what follows the question in the prompt (lab.arith_problems has its own)
 
     @property
     def prompt(self) -> str:
-        return f"{self.question}\n\n{INSTRUCTION}"
+        return f"{self.question}\n\n{self.instruction}"
 
     def as_row(self, group_id: str | None = None) -> dict[str, Any]:
         """A dataset row in the curriculum's shape: no constraints, `source` "math", the answer as text."""

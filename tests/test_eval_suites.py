@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from evals.suites import (
+    ARITH_PROBE,
     HELDOUT_IF,
     MATH_PROBE,
+    arith_probe_suite,
     heldout_if_suite,
     load_ifeval_file,
     load_suite,
@@ -72,6 +74,45 @@ def test_math_probe_is_disjoint_from_training_problems() -> None:
     assert probe.fingerprint == math_probe_suite().fingerprint
 
 
+def test_arith_probe_has_200_easy_math_items_disjoint_from_training_and_math_probe() -> None:
+    from evals.domains import MATH, domain_of_suite_name
+    from lab.arith_problems import generate_arith_problems
+
+    arith = load_suite(ARITH_PROBE)
+    assert arith.name == ARITH_PROBE and arith.domain == MATH == domain_of_suite_name(ARITH_PROBE)
+    assert len(arith.items) == 200 and arith.parts == ["math"]
+    assert all(i.answer is not None and "\\boxed" in i.prompt for i in arith.items)
+    assert len({i.key for i in arith.items}) == len({i.prompt for i in arith.items}) == 200
+    assert all(problem_split(i.prompt.split("\n\n")[0]) == "probe" for i in arith.items)
+    training = {p.question for s in (0, 1) for p in generate_math_problems(500, seed=s, split="train")}
+    training |= {p.question for s in (0, 1) for p in generate_arith_problems(500, seed=s, split="train")}
+    questions = {i.prompt.split("\n\n")[0] for i in arith.items}
+    assert not questions & training
+    assert not questions & {i.prompt.split("\n\n")[0] for i in math_probe_suite().items}
+    assert arith.fingerprint == arith_probe_suite().fingerprint != math_probe_suite().fingerprint
+
+
+def test_evaluate_job_and_report_treat_arith_probe_like_math_probe(
+    lab_home: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evals.report import main, report
+    from training.jobs import run_in_foreground
+
+    config = {"checkpoints": [str(tiny_model_dir)], "suites": [ARITH_PROBE, MATH_PROBE], "limit": 2}
+    job = run_in_foreground("evaluate", {**config, "max_new_tokens": 4, "batch_size": 4, "bootstrap_resamples": 200})
+    assert job.status == "succeeded", job.error_message
+    assert [e["suite"] for e in job.result["evaluations"]] == [ARITH_PROBE, MATH_PROBE]
+    text = report([str(tiny_model_dir)], [ARITH_PROBE, MATH_PROBE], types=True)
+    for suite in (ARITH_PROBE, MATH_PROBE):
+        section = text.split(f"## {suite}\n", 1)[1].split("\n## ", 1)[0]
+        assert "| math_accuracy | Δ math_accuracy | math_accuracy_flexible |" in section, section
+        assert "prompt_strict" not in section and "Per constraint type" not in section
+    capsys.readouterr()
+    assert main([str(tiny_model_dir)]) == 0
+    out = capsys.readouterr().out  # the default report lists both math probes, with their numbers
+    assert f"## {MATH_PROBE}\n" in out and f"## {ARITH_PROBE}\n" in out and "no evaluations" in out  # not heldout
+
+
 def test_limited_takes_the_first_items_of_each_part(heldout) -> None:
     small = heldout.limited(3)
     assert Counter(i.part for i in small.items) == {"hard": 3, "soft": 3}
@@ -83,10 +124,11 @@ def test_limited_takes_the_first_items_of_each_part(heldout) -> None:
 
 def test_load_suite_names(tmp_path: Path) -> None:
     assert load_suite(MATH_PROBE).name == MATH_PROBE
+    assert load_suite(ARITH_PROBE).name == ARITH_PROBE
     assert load_suite(HELDOUT_IF).name == HELDOUT_IF
     with pytest.raises(LabError) as err:
         load_suite("gsm8k")
-    assert err.value.field == "suites" and "heldout-if" in str(err.value)
+    assert err.value.field == "suites" and "heldout-if" in str(err.value) and ARITH_PROBE in str(err.value)
     with pytest.raises(LabError, match="does not exist"):
         load_suite(str(tmp_path / "missing.jsonl"))
 

@@ -152,3 +152,69 @@ def test_rows_have_the_curriculum_shape() -> None:
     assert row["source"] == "math" and row["answer"] == str(p.answer)
     assert row["instruction_id_list"] == [] and row["kwargs"] == [] and row["level"] == 0
     assert row["prompt"] == p.prompt
+
+
+# ---------------------------------------------------------------- arith-probe's easy problems (lab.arith_problems)
+
+ARITH_SOLVERS = {
+    "gets_more": lambda n: n[0] + n[1],
+    "gives_away": lambda n: n[0] - n[1],
+    "groups": lambda n: n[0] * n[1],
+    "cost": lambda n: n[0] * n[1],
+    "together": lambda n: n[0] + n[1],
+    "colours": lambda n: n[0] + n[1],
+    "rows": lambda n: n[0] * n[1],
+    "pages": lambda n: n[0] + n[1],
+    "rows_plus": lambda n: n[0] * n[1] + n[2],
+    "groups_plus": lambda n: n[0] * n[1] + n[2],
+}
+
+
+def test_arith_answers_are_right_small_and_one_or_two_steps() -> None:
+    from lab.arith_problems import ARITH_TEMPLATES, INSTRUCTION, generate_arith_problems
+
+    problems = generate_arith_problems(400, seed=3)
+    assert {p.template for p in problems} == set(ARITH_TEMPLATES) == set(ARITH_SOLVERS)
+    assert {p.steps for p in problems} == {1, 2}
+    assert sum(p.steps == 1 for p in problems) == 320  # eight one-step templates of ten, in turn
+    for p in problems:
+        assert ARITH_SOLVERS[p.template](_nums(p.question)) == p.answer, p.question
+        assert isinstance(p.answer, int) and 0 < p.answer <= 30 and max(_nums(p.question)) <= 12
+        assert p.prompt == f"{p.question}\n\n{INSTRUCTION}" and "\\boxed{}" in p.prompt
+        assert "step by step" not in p.prompt  # a 135M model asked for steps runs out of tokens
+        assert p.as_row()["prompt"] == p.prompt and p.as_row()["answer"] == str(p.answer)
+
+
+def test_arith_deterministic_distinct_and_seeded() -> None:
+    from lab.arith_problems import generate_arith_problems
+
+    a = generate_arith_problems(200, seed=11)
+    assert a == generate_arith_problems(200, seed=11)
+    assert len({p.question for p in a}) == 200 and len({p.id for p in a}) == 200
+    assert all(p.id.startswith("arith-probe-11-") and p.split == "probe" for p in a)
+    assert [p.question for p in a] != [p.question for p in generate_arith_problems(200, seed=12)]
+    assert generate_arith_problems(30, seed=11) == a[:30]
+
+
+def test_arith_probe_is_disjoint_from_every_training_question() -> None:
+    from lab.arith_problems import generate_arith_problems
+
+    probe = {p.question for s in range(3) for p in generate_arith_problems(200, seed=s)}
+    arith_train = {p.question for s in range(3) for p in generate_arith_problems(400, seed=s, split="train")}
+    math_train = {p.question for s in range(3) for p in generate_math_problems(400, seed=s, split="train")}
+    math_probe = {p.question for p in generate_math_problems(200, seed=0, split="probe")}
+    assert probe and arith_train and not probe & (arith_train | math_train | math_probe)
+    # Disjoint by construction: the same hash split as lab.math_problems decides each question's side.
+    assert all(problem_split(q) == "probe" for q in probe) and all(problem_split(q) == "train" for q in arith_train)
+
+
+def test_arith_bad_arguments() -> None:
+    from lab.arith_problems import generate_arith_problems
+
+    with pytest.raises(LabError) as err:
+        generate_arith_problems(5, split="test")
+    assert err.value.field == "split"
+    for bad in (-1, True, 2.0):
+        with pytest.raises(LabError) as err:
+            generate_arith_problems(bad)  # type: ignore[arg-type]
+        assert err.value.field == "n"

@@ -14,26 +14,20 @@ from lab.errors import LabError
 from lab.paths import runs_dir
 from storage import checkpoints, datasets, jobs, metrics, samples
 from storage.runs import get_run, list_runs
+from tests.stored_runs import finished_job
 from training import run_admin
-
-
-def _finished(kind: str, config: dict, name: str, status: str = "succeeded") -> jobs.JobRecord:
-    job = jobs.create_job(kind, config, name=name)
-    assert jobs.claim_next_job(worker_pid=999) is not None
-    jobs.finish_job(job.id, status)
-    return jobs.get_job(job.id)
 
 
 @pytest.fixture
 def lab(db: Path, tmp_path: Path) -> dict:
     """Run 1: a dataset with its file; run 2: GRPO on it with metrics, samples, a checkpoint and a log;
     run 3: another GRPO config; run 4: an evaluate run (another kind)."""
-    data = _finished("dataset", {"seed": 0, "num_tasks": 6}, "data")
+    data = finished_job("dataset", {"seed": 0, "num_tasks": 6}, "data")
     data_file = runs_dir() / f"run-{data.run_id}" / "datasets" / "rows.jsonl"
     data_file.parent.mkdir(parents=True)
     data_file.write_text('{"prompt": "hi"}\n')
     datasets.register_dataset("smoke", data_file, run_id=data.run_id, num_rows=1)
-    grpo = _finished(
+    grpo = finished_job(
         "grpo", {"dataset": f"run:{data.run_id}", "steps": 3, "lora": {"rank": 8, "alpha": 16}, "note": "é"}, "a"
     )
     for step, reward in ((1, 0.25), (2, 0.5), (3, float("nan"))):  # NaN is stored as NULL
@@ -48,8 +42,8 @@ def lab(db: Path, tmp_path: Path) -> dict:
     checkpoints.register_checkpoint(grpo.run_id, 1, outside)
     Path(grpo.log_path).parent.mkdir(parents=True, exist_ok=True)
     Path(grpo.log_path).write_text("log\n")
-    other = _finished("grpo", {"dataset": f"run:{data.run_id}", "steps": 9, "lora": {"rank": 16, "alpha": 16}}, "b")
-    evaluate = _finished("evaluate", {"steps": 3, "limit": 5}, "c")
+    other = finished_job("grpo", {"dataset": f"run:{data.run_id}", "steps": 9, "lora": {"rank": 16, "alpha": 16}}, "b")
+    evaluate = finished_job("evaluate", {"steps": 3, "limit": 5}, "c")
     return {"data": data, "grpo": grpo, "other": other, "evaluate": evaluate, "outside": outside}
 
 

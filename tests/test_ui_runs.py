@@ -13,29 +13,23 @@ import pytest
 from lab.errors import LabError
 from lab.paths import runs_dir
 from storage import checkpoints, datasets, jobs, metrics, samples
+from tests.stored_runs import finished_job
 from training import run_admin
 from ui import run_overlay as ov
 from ui import run_table as rt
 from ui import runs
 
 
-def _finished(kind: str, config: dict, name: str, status: str = "succeeded") -> jobs.JobRecord:
-    job = jobs.create_job(kind, config, name=name)
-    assert jobs.claim_next_job(worker_pid=999) is not None
-    jobs.finish_job(job.id, status)
-    return jobs.get_job(job.id)
-
-
 @pytest.fixture
 def lab(db: Path, tmp_path: Path) -> dict:
     """A dataset run with its file, and a GRPO run with metrics, samples, a checkpoint and a log."""
-    data = _finished("dataset", {"seed": 0, "num_tasks": 6}, "smoke: dataset")
+    data = finished_job("dataset", {"seed": 0, "num_tasks": 6}, "smoke: dataset")
     data_file = runs_dir() / f"run-{data.run_id}" / "datasets" / "rows.jsonl"
     data_file.parent.mkdir(parents=True)
     data_file.write_text('{"prompt": "hi"}\n')
     datasets.register_dataset("smoke", data_file, run_id=data.run_id, num_rows=20)
 
-    grpo = _finished("grpo", {"dataset": f"run:{data.run_id}", "steps": 3, "lora": {"rank": 8}}, "smoke: grpo")
+    grpo = finished_job("grpo", {"dataset": f"run:{data.run_id}", "steps": 3, "lora": {"rank": 8}}, "smoke: grpo")
     for step, reward in ((1, 0.2), (2, 0.5), (3, 0.4)):
         metrics.log_metrics(grpo.run_id, step, {"reward": reward, "kl": 0.01 * step})
     samples.add_samples(grpo.run_id, 3, [{"prompt": "p", "response": "<b>r</b>", "breakdown": {}, "reward": 0.4}])
@@ -48,7 +42,9 @@ def lab(db: Path, tmp_path: Path) -> dict:
     checkpoints.register_checkpoint(grpo.run_id, 1, outside)  # registered, but not the lab's to delete
     Path(grpo.log_path).parent.mkdir(parents=True, exist_ok=True)
     Path(grpo.log_path).write_text("log\n")
-    failed = _finished("grpo", {"dataset": f"run:{data.run_id}", "steps": 9, "lora": {"rank": 16}}, "other", "failed")
+    failed = finished_job(
+        "grpo", {"dataset": f"run:{data.run_id}", "steps": 9, "lora": {"rank": 16}}, "other", "failed"
+    )
     return {"data": data, "grpo": grpo, "failed": failed, "folder": folder, "outside": outside}
 
 

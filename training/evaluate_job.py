@@ -25,7 +25,7 @@ from lab.model_access import check_remote_code
 from lab.random_seed import MAX_SEED
 from training.registry import JobContext, JobKind, register_kind
 
-DEFAULT_SUITES = ("heldout-if", "heldout-ood", "math-probe")
+DEFAULT_SUITES = ("heldout-if", "heldout-ood", "math-probe", "arith-probe")
 
 
 @dataclass
@@ -44,7 +44,8 @@ class EvaluateConfig:
         default_factory=lambda: list(DEFAULT_SUITES),
         metadata={
             "help": "Eval suites: 'heldout-if' (300 prompts with 1–3 hard constraints + 100 soft), 'heldout-ood' "
-            "(300 with 1–3 IFBench constraints: out-of-domain), 'math-probe' (200 problems), "
+            "(300 with 1–3 IFBench constraints: out-of-domain), 'math-probe' (200 multi-step problems), "
+            "'arith-probe' (200 one- and two-step problems, calibrated so the bundled base model scores 30–60 %), "
             f"'{OFFICIAL_SUITE}' (lm-eval's official IFEval, when installed) or a path to an IFEval/IFBench-format "
             ".jsonl file (prompt, instruction_id_list, kwargs); prefix 'ood:' reports a file as out-of-domain, "
             "'ifbench:' also requires IFBench ids (a file of only IFBench ids is out-of-domain anyway)."

@@ -21,7 +21,8 @@ from training import refs
 from training.registry import JobContext, JobKind, register_kind
 
 PROMPT_SOURCES = (
-    "'suite:heldout-if', 'suite:heldout-ood' or 'suite:math-probe' (built-in eval suites), 'seed:heldout' or "
+    "'suite:heldout-if', 'suite:heldout-ood', 'suite:math-probe' or 'suite:arith-probe' (built-in eval suites), "
+    "'seed:heldout' or "
     "'seed:train' (shipped seed tasks, no constraints), 'dataset:<id>' or '<id>' (a stored dataset), 'run:<id>' "
     "(a dataset run's file, waited for), or a path to a .jsonl/.parquet file of dataset rows ({prompt, "
     "instruction_id_list, kwargs, constraints, level, source})"

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from evals.compare import (
+    ARITH_SUITE,
     IF_SUITE,
     MATH_SUITE,
     comparison_table,
@@ -34,7 +35,7 @@ from ui.events import PRIVATE, QUICK
 from ui.rm_inspector import quality_note
 from ui.settings import check_can_change, check_can_submit, read_only
 
-SUITES = (IF_SUITE, HELDOUT_OOD, MATH_SUITE)  # heldout-ood: the out-of-domain side (ui/ood_view.py)
+SUITES = (IF_SUITE, HELDOUT_OOD, MATH_SUITE, ARITH_SUITE)  # heldout-ood: the out-of-domain side (ui/ood_view.py)
 DEFAULT_LIMIT = 40  # prompts per suite part: minutes on a CPU; clear the box for whole suites
 
 
@@ -99,7 +100,12 @@ def on_cancel_eval(job_id: int | None) -> str:
         raise to_ui_error(error, "Cancel") from None
 
 
-SUITE_PROMPTS = {IF_SUITE: (300, 100), HELDOUT_OOD: (300,), MATH_SUITE: (200,)}  # prompts per suite part
+SUITE_PROMPTS = {
+    IF_SUITE: (300, 100),
+    HELDOUT_OOD: (300,),
+    MATH_SUITE: (200,),
+    ARITH_SUITE: (200,),
+}  # prompts per suite part
 FALLBACK_S_PER_TOKEN = 1 / 100  # ~100 tokens/s: batch-16 generation of the bundled model on 2 CPU cores
 
 
