@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import random
 
-from lab.errors import LabError
-from lab.math_problems import SPLITS, MathProblem, Template, problem_split
+from lab.math_problems import MathProblem, Template, generate_problems
 
 # No "step by step": a 135M model asked for steps rambles past the token budget and loses the answer (calibration,
 # README). The \boxed{} request is math-probe's, so the strict boxed metric means the same on both probes.
@@ -147,26 +146,4 @@ ARITH_TEMPLATES: dict[str, tuple[Template, int]] = {
 def generate_arith_problems(n: int, seed: int = 0, split: str = "probe") -> list[MathProblem]:
     """n distinct problems of the split, cycling through ARITH_TEMPLATES; the same (n, seed, split) -> same list,
     and a shorter list is a prefix of a longer one."""
-    if split not in SPLITS:
-        raise LabError(f"must be one of {', '.join(SPLITS)}, got {split!r}", field="split")
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise LabError(f"must be a whole number >= 0, got {n!r}", field="n")
-    rng = random.Random(f"arith:{seed}")
-    names = list(ARITH_TEMPLATES)
-    seen: set[str] = set()
-    problems: list[MathProblem] = []
-    attempts = 0
-    while len(problems) < n:
-        attempts += 1
-        if attempts > 200 * n + 1000:
-            raise LabError(f"could not generate {n} distinct problems; ask for fewer", field="n")
-        name = names[len(problems) % len(names)]
-        template, steps = ARITH_TEMPLATES[name]
-        question, answer = template(rng)
-        if question in seen or problem_split(question) != split:
-            continue
-        seen.add(question)
-        problems.append(
-            MathProblem(f"arith-{split}-{seed}-{len(problems):05d}", question, answer, name, steps, split, INSTRUCTION)
-        )
-    return problems
+    return generate_problems(ARITH_TEMPLATES, "arith", n, seed, split, INSTRUCTION)

@@ -203,14 +203,22 @@ def problem_split(question: str) -> str:
     return "probe" if digest[0] % PROBE_SHARE == 0 else "train"
 
 
-def generate_math_problems(n: int, seed: int = 0, split: str = "train") -> list[MathProblem]:
-    """n distinct problems of the split, cycling through all templates; the same (n, seed, split) -> same list."""
+def generate_problems(
+    templates: dict[str, tuple[Template, int]],
+    prefix: str,
+    n: int,
+    seed: int = 0,
+    split: str = "train",
+    instruction: str = INSTRUCTION,
+) -> list[MathProblem]:
+    """n distinct problems of the split, cycling through `templates` in order; ids "<prefix>-<split>-<seed>-NNNNN".
+    The same arguments give the same list, and a shorter list is a prefix of a longer one."""
     if split not in SPLITS:
         raise LabError(f"must be one of {', '.join(SPLITS)}, got {split!r}", field="split")
-    if not isinstance(n, int) or n < 0:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise LabError(f"must be a whole number >= 0, got {n!r}", field="n")
-    rng = random.Random(f"math:{seed}")
-    names = list(TEMPLATES)
+    rng = random.Random(f"{prefix}:{seed}")
+    names = list(templates)
     seen: set[str] = set()
     problems: list[MathProblem] = []
     attempts = 0
@@ -219,14 +227,19 @@ def generate_math_problems(n: int, seed: int = 0, split: str = "train") -> list[
         if attempts > 200 * n + 1000:
             raise LabError(f"could not generate {n} distinct problems; ask for fewer", field="n")
         name = names[len(problems) % len(names)]
-        template, steps = TEMPLATES[name]
+        template, steps = templates[name]
         question, answer = template(rng)
         if question in seen or problem_split(question) != split:
             continue
         seen.add(question)
-        pid = f"math-{split}-{seed}-{len(problems):05d}"
-        problems.append(MathProblem(pid, question, answer, name, steps, split))
+        pid = f"{prefix}-{split}-{seed}-{len(problems):05d}"
+        problems.append(MathProblem(pid, question, answer, name, steps, split, instruction))
     return problems
+
+
+def generate_math_problems(n: int, seed: int = 0, split: str = "train") -> list[MathProblem]:
+    """n distinct problems of the split, cycling through all templates; the same (n, seed, split) -> same list."""
+    return generate_problems(TEMPLATES, "math", n, seed, split)
 
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
