@@ -14,6 +14,7 @@ from typing import Any
 
 from evals.bootstrap import bootstrap_mean, bootstrap_ratio
 from evals.metrics import HEADLINE_ORDER, PER_ITEM_FIELDS
+from evals.suites import ARITH_PROBE, HELDOUT_IF, MATH_PROBE, MATH_SUITES  # noqa: F401 (MATH_SUITES re-exported)
 from lab.constraints.ifeval_modes import LOOSE, STRICT, VERDICT_MODES
 from lab.errors import LabError
 from storage.evaluations import EvaluationRecord
@@ -59,10 +60,11 @@ class HeadlineValue:
     high: float | None = None
 
 
-IF_SUITE = "heldout-if"
-MATH_SUITE = "math-probe"  # the trade-off view's default math side (hard: for models past the 135M floor)
-ARITH_SUITE = "arith-probe"  # the easy math probe the bundled 135M model scores mid-scale on
-MATH_SUITES = (MATH_SUITE, ARITH_SUITE)  # suites reported by math accuracy, not IFEval's four numbers
+# The suites as Compare and the report name them; MATH_SUITE is the trade-off view's default math side (hard: for
+# models past the 135M floor), ARITH_SUITE the easy probe the bundled model scores mid-scale on.
+IF_SUITE = HELDOUT_IF
+MATH_SUITE = MATH_PROBE
+ARITH_SUITE = ARITH_PROBE
 TABLE_METRICS = (
     *HEADLINE_ORDER,
     "soft_mean",

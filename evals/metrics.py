@@ -107,8 +107,11 @@ def compute_metrics(
         ifeval["prompt_strict"] = interval([float(all(o.strict)) for o in hard])
         ifeval["prompt_loose"] = interval([float(all(o.loose)) for o in hard])
         counts = [float(len(o.strict)) for o in hard]
-        for name, attr in (("instruction_strict", STRICT), ("instruction_loose", LOOSE)):
-            passed = [float(sum(getattr(o, attr))) for o in hard]
+        for name, verdicts in (
+            ("instruction_strict", [o.strict for o in hard]),
+            ("instruction_loose", [o.loose for o in hard]),
+        ):
+            passed = [float(sum(v)) for v in verdicts]
             ifeval[name] = bootstrap_ratio(passed, counts, n_resamples=resamples, seed=seed).as_dict()
     out["ifeval"] = ifeval
     out["per_type"] = _per_type(items, results)

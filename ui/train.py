@@ -182,7 +182,10 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
     specs = form.all_fields()
     # The form opens on the preset's values, rendered into the page: filling it in a load event instead raced what
     # the user typed meanwhile (the load's answer could land after a field was edited and overwrite it).
-    about, preset_stages, preset_cli, *shown = on_preset(preset_name, specs) if preset_name else ["", STAGES, ""]
+    try:
+        about, preset_stages, preset_cli, *shown = on_preset(preset_name, specs) if preset_name else ["", STAGES, ""]
+    except gr.Error as error:  # a broken preset file must not stop the app: the form opens on the fields' defaults
+        about, preset_stages, preset_cli, shown = f"This preset cannot be loaded: {error.message}", STAGES, "", []
     if locked:
         gr.Markdown("This instance is **read-only**: you can watch jobs, but launching and cancelling are off.")
     with gr.Row(equal_height=False):
