@@ -116,6 +116,13 @@ def _ready() -> _EngineSlot:
     return slot
 
 
+def unmigrated_write_engine() -> Engine:
+    """The write engine without the first-use migration: for Alembic's own command line (migrations/env.py)."""
+    engine = _current().write_engine
+    assert engine is not None
+    return engine
+
+
 def get_engine() -> Engine:
     """The engine for reads (deferred transactions) of the current $LAB_HOME database."""
     engine = _ready().engine
@@ -191,6 +198,14 @@ def init_db() -> Path:
     Every engine accessor calls this on first use of a database, so callers need not; the app calls it at start
     so that a broken database is reported before the first screen.
     """
+    with _INIT_LOCK:  # threads of one process (the file lock below serialises processes)
+        return _init_db()
+
+
+_INIT_LOCK = threading.RLock()
+
+
+def _init_db() -> Path:
     slot = _current()
     path = Path(slot.path or database_path())
     if str(path) in slot.migrated:

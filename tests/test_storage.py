@@ -317,3 +317,22 @@ def test_two_processes_write_concurrently_without_lock_errors(db: Path, lab_home
     assert metrics.count_metrics(job.run_id) == 2 * 300 * 2
     assert samples.count_samples(job.run_id) == 2 * 30
     assert jobs.get_job(job.id).progress_current == 299
+
+
+def test_alembics_own_command_line_still_works(lab_home: Path) -> None:
+    """`alembic -c storage/alembic.ini ...` (how new migrations are written) must not migrate inside itself."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    for command in (["upgrade", "head"], ["current"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", "-c", "storage/alembic.ini", *command],
+            cwd=repo,
+            env={**os.environ, "LAB_HOME": str(lab_home)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    assert "0002 (head)" in done.stdout

@@ -20,6 +20,7 @@ from typing import Any
 INFORMATIVE_AUC = 0.75
 CHANCE = 0.5
 RESAMPLES = 2000
+MAX_PER_CLASS = 2000
 NOISE, WEAK, INFORMATIVE, UNKNOWN = "noise", "weak", "informative", "unknown"
 
 
@@ -36,11 +37,15 @@ def auc_interval(
         return None
     # wins[i, j]: positive i against negative j. A resample draws each item a count (multinomial), and its AUC is
     # the count-weighted mean of wins: one matrix product for all resamples, not a copied block per resample.
-    wins = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
     rng = np.random.default_rng(seed)
-    pos_counts = rng.multinomial(len(pos), np.full(len(pos), 1 / len(pos)), size=resamples)
-    neg_counts = rng.multinomial(len(neg), np.full(len(neg), 1 / len(neg)), size=resamples)
-    stats = ((pos_counts @ wins) * neg_counts).sum(axis=1) / (len(pos) * len(neg))
+    # Past MAX_PER_CLASS per class a seeded subsample stands in (the interval is then a little wide), so memory
+    # stays bounded (a 2,000 x 2,000 float32 matrix) whatever a user's seed file makes of the held-out set.
+    pos = pos if len(pos) <= MAX_PER_CLASS else rng.choice(pos, MAX_PER_CLASS, replace=False)
+    neg = neg if len(neg) <= MAX_PER_CLASS else rng.choice(neg, MAX_PER_CLASS, replace=False)
+    wins = ((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).astype(np.float32)
+    pos_counts = rng.multinomial(len(pos), np.full(len(pos), 1 / len(pos)), size=resamples).astype(np.float32)
+    neg_counts = rng.multinomial(len(neg), np.full(len(neg), 1 / len(neg)), size=resamples).astype(np.float32)
+    stats = ((pos_counts @ wins) * neg_counts).sum(axis=1, dtype=np.float64) / (len(pos) * len(neg))
     tail = (1 - confidence) / 2
     low, high = np.quantile(stats, [tail, 1 - tail])
     return float(low), float(high)
@@ -101,7 +106,11 @@ def launch_warnings(kind: str, config: Mapping[str, Any]) -> list[str]:
     from storage.refs import resolve_checkpoint
 
     try:
-        verdict = verdict_for_folder(resolve_checkpoint(reference, "reward_model"))
-    except LabError:  # not trained yet (a pipeline's RM stage) or not an RM: judged when the GRPO stage starts
+        folder = resolve_checkpoint(reference, "reward_model")
+    except LabError:  # not trained yet (a pipeline's RM stage): judged when the GRPO stage starts
+        return []
+    try:
+        verdict = verdict_for_folder(folder)
+    except Exception:  # advisory only: the job is already queued, so an unreadable rm_info.json must not fail it
         return []
     return [f"reward model {reference}: {verdict.text}"] if verdict.adds_noise else []

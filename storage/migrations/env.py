@@ -15,9 +15,9 @@ def run_migrations() -> None:
         _run(connection)
         return
     # Plain `alembic -c storage/alembic.ini ...` (e.g. `revision --autogenerate`) uses $LAB_HOME's database.
-    from storage.db import get_write_engine
+    from storage.db import unmigrated_write_engine  # not get_write_engine: that would migrate first, inside us
 
-    with get_write_engine().begin() as conn:
+    with unmigrated_write_engine().begin() as conn:
         _run(conn)
 
 
