@@ -89,8 +89,11 @@ def test_launch_watch_reload_finish_and_compare(app_url: str, tiny_model_dir: Pa
         assert final[3:] == (GRPO_STEPS, GRPO_STEPS)
         kinds = [s[1] for s in seen]
         assert "reward_model" in kinds and "grpo" in kinds, seen
+        # Progress never goes backwards. (How many steps the view catches in between depends on the machine: on
+        # quiet fast cores the tiny model's 5 steps can all pass while the page reloads.)
         steps = [s[3] for s in seen if s[0] == grpo_job and s[3] is not None]
-        assert len(set(steps)) >= 2 and steps == sorted(steps), f"progress should move forward: {seen}"
+        assert steps and steps == sorted(steps) and steps[-1] == GRPO_STEPS, f"progress should move forward: {seen}"
+        assert any(s[0] == grpo_job and s[2] == "running" for s in seen), seen
 
         # Charts from stored metrics, completions with breakdowns, the log tail.
         page.locator("#train-chart-reward .js-plotly-plot").wait_for(timeout=30_000)
