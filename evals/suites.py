@@ -342,15 +342,8 @@ def math_probe_suite(n: int = MATH_PROBLEMS, seed: int = SUITE_SEED) -> EvalSuit
     """Math word problems from the probe split (disjoint from training by construction), answers in \\boxed{}."""
     from lab.math_problems import generate_math_problems
 
-    problems = generate_math_problems(n, seed=seed, split="probe")
-    items = tuple(EvalItem(key=p.id, part="math", prompt=p.prompt, answer=str(p.answer)) for p in problems)
-    return EvalSuite(
-        name=MATH_PROBE,
-        items=items,
-        description=f"{n} generated math word problems (probe split), exact boxed answer, seed {seed}",
-        meta={"seed": seed},
-        domain=MATH,
-    )
+    description = f"{n} generated math word problems (probe split), exact boxed answer, seed {seed}"
+    return _problem_suite(MATH_PROBE, generate_math_problems(n, seed=seed, split="probe"), description, seed)
 
 
 def arith_probe_suite(n: int = MATH_PROBLEMS, seed: int = SUITE_SEED) -> EvalSuite:
@@ -358,15 +351,14 @@ def arith_probe_suite(n: int = MATH_PROBLEMS, seed: int = SUITE_SEED) -> EvalSui
     probe the bundled 135M model scores mid-scale on, where math-probe is at its floor. Same prompt and scoring."""
     from lab.arith_problems import generate_arith_problems
 
-    problems = generate_arith_problems(n, seed=seed, split="probe")
+    description = f"{n} generated one- and two-step arithmetic word problems (probe split), seed {seed}"
+    return _problem_suite(ARITH_PROBE, generate_arith_problems(n, seed=seed, split="probe"), description, seed)
+
+
+def _problem_suite(name: str, problems: Sequence[Any], description: str, seed: int) -> EvalSuite:
+    """A math-domain suite of generated problems (lab.math_problems.MathProblem), scored by their answers."""
     items = tuple(EvalItem(key=p.id, part="math", prompt=p.prompt, answer=str(p.answer)) for p in problems)
-    return EvalSuite(
-        name=ARITH_PROBE,
-        items=items,
-        description=f"{n} generated one- and two-step arithmetic word problems (probe split), seed {seed}",
-        meta={"seed": seed},
-        domain=MATH,
-    )
+    return EvalSuite(name=name, items=items, description=description, meta={"seed": seed}, domain=MATH)
 
 
 def _row_item(key: str, part: str, row: Mapping[str, Any]) -> EvalItem:
