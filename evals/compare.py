@@ -212,6 +212,12 @@ def comparison_table(refs: Sequence[str], suite: str = IF_SUITE, baseline: str |
     return rows
 
 
+def compared_row(evaluation: EvaluationRecord, baseline: EvaluationRecord | None = None) -> ComparisonRow:
+    """One stored evaluation as a table row, with paired deltas (and their intervals) vs `baseline` if given."""
+    row = _row(evaluation, is_baseline=baseline is not None and evaluation.id == baseline.id)
+    return _with_deltas(row, evaluation, baseline) if baseline is not None else row
+
+
 def _with_deltas(row: ComparisonRow, evaluation: EvaluationRecord, base: EvaluationRecord) -> ComparisonRow:
     base_row = _row(base, True)
     deltas: dict[str, float | None] = {}

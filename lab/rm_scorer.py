@@ -99,6 +99,17 @@ class RewardModelScorer:
         return probs
 
 
+class BinaryScorer:
+    """A SoftScorer's verdicts as 0/1 (P(adheres) >= 0.5): the binary soft reward of the paper's ablation."""
+
+    def __init__(self, scorer: Any, threshold: float = 0.5) -> None:
+        self.scorer = scorer
+        self.threshold = threshold
+
+    def score(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [1.0 if p >= self.threshold else 0.0 for p in self.scorer.score(pairs)]
+
+
 def read_rm_info(path: str | Path) -> dict[str, Any]:
     """The rm_info.json of an RM checkpoint folder; LabError if the folder is not one."""
     folder = Path(path)

@@ -40,6 +40,14 @@ def _model_path(spec: str) -> str:
     return source.location
 
 
+def check_exportable_reward(config: GRPOJobConfig) -> None:
+    """The exported reward functions carry the paper's reward only; refuse the ablation settings by name."""
+    if config.soft_reward != "probability":
+        raise LabError("an export carries only the probability soft reward (the paper's); got binary", "soft_reward")
+    if not config.rule_rewards:
+        raise LabError("an export carries only the reward with rule rewards (the paper's); got false", "rule_rewards")
+
+
 def _rm_path(ref: str) -> str | None:
     return str(refs.resolve_checkpoint(ref, "reward_model").resolve()) if ref.strip() else None
 
@@ -163,6 +171,7 @@ def export_verl(rows: list[dict[str, Any]], config: GRPOJobConfig, out: Path, va
 
     if not 0 <= val_fraction < 1:
         raise LabError(f"must be in [0, 1), got {val_fraction}", field="val_fraction")
+    check_exportable_reward(config)
     rm_path = _rm_path(config.reward_model)
     rows = [r for r in rows if rewardable(r, soft_scored=rm_path is not None)]
     train, val = split_rows(rows, val_fraction, config.seed)
@@ -244,6 +253,7 @@ def export_trl(rows: list[dict[str, Any]], config: GRPOJobConfig, out: Path) -> 
 
     from training.grpo_job import training_rows
 
+    check_exportable_reward(config)
     rm_path = _rm_path(config.reward_model)
     columns = training_rows(rows, chat=True, soft_scored=rm_path is not None)
     n = len(columns["prompt"])

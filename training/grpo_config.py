@@ -34,6 +34,20 @@ class GRPOJobConfig:
     hard_mode: Literal["strict", "loose"] = field(
         default="strict", metadata={"help": "IFEval verdict that scores hard constraints during training."}
     )
+    soft_reward: Literal["probability", "binary"] = field(
+        default="probability",
+        metadata={
+            "help": "How a soft constraint enters the reward: probability = the RM's P(adheres) (the paper's), "
+            "binary = 1 when P(adheres) >= 0.5, else 0 (an ablation)."
+        },
+    )
+    rule_rewards: bool = field(
+        default=True,
+        metadata={
+            "help": "Score hard constraints by code (the paper's). false = an ablation: hard constraints weigh 0, "
+            "the reward is the RM's soft scores (and math answers) only; needs a reward_model."
+        },
+    )
     # Schedule
     steps: int = field(
         default=50,
@@ -192,6 +206,11 @@ class GRPOJobConfig:
             refs.check_run_ref(self.dataset, "dataset", "dataset")
         else:
             check_grpo_dataset(refs.read_rows(refs.resolve_dataset(self.dataset)))
+        if not self.rule_rewards and not self.reward_model.strip():
+            raise LabError(
+                "false needs a reward_model: with neither rule rewards nor an RM nothing scores a constraint",
+                field="rule_rewards",
+            )
         if self.reward_model.strip():
             if refs.run_ref(self.reward_model) is not None:
                 refs.check_run_ref(self.reward_model, "reward_model", "reward_model")

@@ -26,25 +26,37 @@ OUTPUT_SUBDIR = "grpo"
 # ---------------------------------------------------------------- building blocks
 
 
-def rewardable(row: dict[str, Any], soft_scored: bool) -> bool:
-    """Whether the reward can score this row: a math answer, a hard constraint, or a soft one with an RM."""
+def rewardable(row: dict[str, Any], soft_scored: bool, rule_rewards: bool = True) -> bool:
+    """Whether the reward can score this row: a math answer, a hard constraint (with rule rewards), or a soft one
+    with an RM."""
     if row.get("source") == "math" and row.get("answer"):
         return True
-    if soft_scored:
-        return bool(row.get("instruction_id_list"))
     from lab.constraints.registry import get_type
 
-    return any(get_type(t).kind == "hard" for t in row.get("instruction_id_list") or [])
+    kinds = {get_type(t).kind for t in row.get("instruction_id_list") or []}
+    return ("hard" in kinds and rule_rewards) or ("soft" in kinds and soft_scored)
 
 
-def training_rows(rows: list[dict[str, Any]], chat: bool, soft_scored: bool) -> dict[str, list[Any]]:
-    """Columns for a datasets.Dataset, without rows nothing can score (soft-only rows when there is no RM:
-    they would cost rollouts and teach nothing). kwargs travel as JSON text: Arrow would merge every row's
-    parameter names into one struct type (and fail on mixed value types); lab.reward parses the JSON back."""
-    rows = [r for r in rows if rewardable(r, soft_scored)]
+def reward_weights(config: GRPOJobConfig) -> dict[str, float] | None:
+    """lab.reward's weights for the job: None (every constraint counts 1), or hard constraints at 0 without rule
+    rewards."""
+    return None if config.rule_rewards else {"hard": 0.0}
+
+
+def training_rows(
+    rows: list[dict[str, Any]], chat: bool, soft_scored: bool, rule_rewards: bool = True
+) -> dict[str, list[Any]]:
+    """Columns for a datasets.Dataset, without rows nothing can score (soft-only rows when there is no RM, hard-only
+    rows without rule rewards: they would cost rollouts and teach nothing). kwargs travel as JSON text: Arrow would
+    merge every row's parameter names into one struct type (and fail on mixed value types); lab.reward parses the
+    JSON back."""
+    rows = [r for r in rows if rewardable(r, soft_scored, rule_rewards)]
     if not rows:
         raise LabError(
-            "no row can be rewarded: every row has only soft constraints and no reward_model is set", "dataset"
+            "no row can be rewarded: every row has only soft constraints and no reward_model is set"
+            if rule_rewards
+            else "no row can be rewarded: no row has a soft constraint or a math answer (rule_rewards is false)",
+            "dataset",
         )
     return {
         "prompt": [[{"role": "user", "content": r["prompt"]}] if chat else r["prompt"] for r in rows],
@@ -124,7 +136,12 @@ def reward_function(config: GRPOJobConfig) -> tuple[Any, Any]:
         warning = "warning: " if verdict.adds_noise else ""
         print(f"[grpo] {warning}reward model {config.reward_model}: {verdict.text}", flush=True)
         scorer = load_rm_scorer(folder)
-    return make_trl_reward(soft_scorer=scorer, hard_mode=config.hard_mode), scorer
+        if config.soft_reward == "binary":
+            from lab.rm_scorer import BinaryScorer
+
+            scorer = BinaryScorer(scorer)
+    reward = make_trl_reward(soft_scorer=scorer, weights=reward_weights(config), hard_mode=config.hard_mode)
+    return reward, scorer
 
 
 def rollout_func(config: GRPOJobConfig, use_vllm: bool) -> Any:
@@ -158,7 +175,9 @@ def build_trainer(config: GRPOJobConfig, ctx: JobContext, output_dir: Path) -> t
     model, tokenizer, base = load_policy(refs.resolve_model(config.model), Path(ctx.work_dir), config.trust_remote_code)
     chat = bool(getattr(tokenizer, "chat_template", None))
     reward_func, scorer = reward_function(config)
-    train_dataset = Dataset.from_dict(training_rows(rows, chat, soft_scored=scorer is not None))
+    train_dataset = Dataset.from_dict(
+        training_rows(rows, chat, soft_scored=scorer is not None, rule_rewards=config.rule_rewards)
+    )
     recorder = CompletionRecorder(reward_func)
     peft_config = LoraConfig(**lora_kwargs(config)) if config.lora else None
     info = {
@@ -168,7 +187,9 @@ def build_trainer(config: GRPOJobConfig, ctx: JobContext, output_dir: Path) -> t
     callback = StorageCallback(
         ctx,
         recorder,
-        lambda row, response: breakdown(row, response, scorer, hard_mode=config.hard_mode),
+        lambda row, response: breakdown(
+            row, response, scorer, weights=reward_weights(config), hard_mode=config.hard_mode
+        ),
         info,
         config.sample_every,
         config.samples_per_log,

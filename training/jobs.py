@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lab.errors import LabError
@@ -93,6 +94,58 @@ def _run_here(job: JobRecord) -> JobRecord:
 
     with log_to(job.log_path):
         execute(job.id, exit_when_lost=True)
+    return job_store.get_job(job.id)
+
+
+def start_child(
+    kind: str,
+    values: Mapping[str, Any],
+    name: str,
+    should_stop: Callable[[], bool],
+    started: Callable[[JobRecord], None] | None = None,
+) -> JobRecord:
+    """Run a job here as one stage of another job (an experiment's): like run_in_foreground, and while it runs a
+    stop asked of the parent (`should_stop`) cancels it. `started` sees the job before it runs."""
+    job_kind, config = check_config(kind, values)
+    job = job_store.create_job(job_kind.name, config, name=_clean_name(name), claim_pid=os.getpid())
+    return _run_watched(job, should_stop, started)
+
+
+def resume_child(
+    job_id: int, should_stop: Callable[[], bool], started: Callable[[JobRecord], None] | None = None
+) -> JobRecord:
+    """The next attempt of a stage job that was stopped part-way, run here like start_child."""
+    old = job_store.get_job(job_id)
+    check_config(old.kind, old.config)
+    return _run_watched(job_store.create_resume_job(job_id, claim_pid=os.getpid()), should_stop, started)
+
+
+def _run_watched(
+    job: JobRecord, should_stop: Callable[[], bool], started: Callable[[JobRecord], None] | None
+) -> JobRecord:
+    from training.run_job import execute, log_to
+
+    if started is not None:
+        started(job)
+    finished = threading.Event()
+
+    def forward_stop() -> None:
+        while not finished.wait(0.5):
+            if should_stop():
+                try:
+                    job_store.request_cancel(job.id)
+                except LabError:  # it ended meanwhile
+                    pass
+                return
+
+    watcher = threading.Thread(target=forward_stop, name=f"stop-forward-{job.id}", daemon=True)
+    watcher.start()
+    try:
+        with log_to(job.log_path):
+            execute(job.id, exit_when_lost=False)
+    finally:
+        finished.set()
+        watcher.join()
     return job_store.get_job(job.id)
 
 

@@ -97,6 +97,7 @@ def _load_kinds() -> None:
         "training.reward_model_job",
         "training.grpo_job",
         "training.evaluate_job",
+        "training.experiment_job",
     ):
         try:
             importlib.import_module(module)

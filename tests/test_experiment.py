@@ -1,0 +1,124 @@
+"""The `experiment` job kind on the tiny model: variants checked before anything is stored, two variants trained
+and evaluated with shared stages, the ablation table built from storage, and a resume that skips what finished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.errors import LabError
+from training.experiment_plan import VARIANTS, parse_variant, plan_experiment
+
+
+def tiny_sets(model: Path) -> list[str]:
+    """cpu-smoke shrunk to the tiny model, as an experiment's `overrides`."""
+    return [
+        "dataset.num_tasks=4", "dataset.max_constraints=2", "dataset.math_ratio=0.2",
+        f"reward_model.policy={model}", f"reward_model.init_from={model}", "reward_model.max_new_tokens=12",
+        "reward_model.batch_size=4", f"grpo.model={model}", "grpo.steps=2", "grpo.prompts_per_step=2",
+        "grpo.group_size=2", "grpo.max_completion_length=8", "grpo.save_every=1", "grpo.sample_every=1",
+        "grpo.samples_per_log=2", "grpo.learning_rate=1e-3",
+    ]  # fmt: skip
+
+
+def experiment_values(model: Path, variants: list[str]) -> dict[str, Any]:
+    return {
+        "preset": "cpu-smoke",
+        "variants": variants,
+        "overrides": tiny_sets(model),
+        "suites": ["heldout-if", "arith-probe"],
+        "eval_limit": 2,
+        "max_new_tokens": 4,
+    }
+
+
+def test_variants_parse_and_bad_ones_name_the_field(db: Path, tiny_model_dir: Path) -> None:
+    assert parse_variant("hard-only").drop == ("reward_model",)
+    own = parse_variant("long: grpo.max_completion_length=128, dataset.exclude_types=[a, b], -reward_model")
+    assert own.name == "long" and own.drop == ("reward_model",)
+    assert own.sets == {"grpo": {"max_completion_length": 128}, "dataset": {"exclude_types": ["a", "b"]}}
+    with pytest.raises(LabError, match="unknown variant 'nope'") as error:
+        plan_experiment("cpu-smoke", ["full", "nope"])
+    assert error.value.field == "variants[1]"
+    with pytest.raises(LabError, match="named twice"):
+        plan_experiment("cpu-smoke", ["full", "full"], tiny_sets(tiny_model_dir))
+    with pytest.raises(LabError, match="variant bad: grpo.steps: must be >= 1") as error:
+        plan_experiment("cpu-smoke", ["full", "bad: grpo.steps=0"], tiny_sets(tiny_model_dir))
+    assert error.value.field == "variants[1]"
+    with pytest.raises(LabError, match="leaves out grpo"):
+        plan_experiment("cpu-smoke", ["x: -grpo"], tiny_sets(tiny_model_dir))
+    with pytest.raises(LabError, match="needs a reward_model"):  # rm-only without an RM stage cannot score anything
+        plan_experiment("cpu-smoke", ["y: grpo.rule_rewards=false, -reward_model"], tiny_sets(tiny_model_dir))
+    for name in VARIANTS:  # every built-in variant is a valid pipeline of the shipped preset
+        plan_experiment("cpu-smoke", [name], tiny_sets(tiny_model_dir))
+
+
+def test_a_bad_experiment_is_refused_before_anything_is_stored(db: Path, tiny_model_dir: Path) -> None:
+    from storage import jobs, runs
+    from training.jobs import submit_job
+
+    with pytest.raises(LabError) as error:
+        submit_job("experiment", experiment_values(tiny_model_dir, ["full", "bad: grpo.group_size=1"]))
+    assert error.value.field == "variants[1]"
+    with pytest.raises(LabError) as error:
+        submit_job("experiment", {**experiment_values(tiny_model_dir, ["full"]), "suites": ["no-such-suite"]})
+    assert "no-such-suite" in str(error.value)
+    assert runs.list_runs() == [] and jobs.list_jobs() == []
+
+
+def test_two_variants_share_stages_build_the_table_and_resume_skips_what_finished(
+    db: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.experiment_job as experiment
+    from evals.ablation import cells, experiment_table, headers, markdown, tradeoff_points
+    from storage import jobs, runs
+    from training.jobs import resume_job, run_in_foreground
+
+    real = experiment._run_variant
+
+    def crash_on_second(planned: Any, *args: Any) -> bool:
+        if planned.variant.name == "hard-only":
+            raise RuntimeError("the machine went away")
+        return real(planned, *args)
+
+    monkeypatch.setattr(experiment, "_run_variant", crash_on_second)
+    job = run_in_foreground("experiment", experiment_values(tiny_model_dir, ["full", "hard-only"]))
+    assert job.status == "failed" and "the machine went away" in job.error_message
+    first = runs.load_state(job.run_id)
+    assert first["variants"]["full"]["done"] and "hard-only" not in first["variants"]
+    kinds_before = sorted(r.kind for r in runs.list_runs() if r.id != job.run_id)
+    assert kinds_before == ["dataset", "evaluate", "evaluate", "grpo", "reward_model"]  # base + full
+
+    # A table can be built mid-experiment: the missing variant is named.
+    partial = experiment_table(job.run_id)
+    assert [r.variant for r in partial.rows] == ["base", "full"] and partial.missing == ["hard-only"]
+
+    monkeypatch.setattr(experiment, "_run_variant", real)
+    again = resume_job(job.id, foreground=True)
+    assert again.status == "succeeded", again.error_message
+    state = runs.load_state(job.run_id)
+    full, hard = state["variants"]["full"], state["variants"]["hard-only"]
+    # The finished variant and the base evaluation were not rerun; hard-only shares the dataset run.
+    kinds_after = sorted(r.kind for r in runs.list_runs() if r.id != job.run_id)
+    assert kinds_after == ["dataset", "evaluate", "evaluate", "evaluate", "grpo", "grpo", "reward_model"]
+    assert hard["runs"]["dataset"] == full["runs"]["dataset"] and "reward_model" not in hard["runs"]
+    assert full["checkpoint_id"] != hard["checkpoint_id"]
+    stage_jobs = [j for j in jobs.list_jobs(limit=100) if j.run_id != job.run_id]
+    assert all(j.status == "succeeded" for j in stage_jobs)
+
+    table = experiment_table(job.run_id)
+    assert [r.variant for r in table.rows] == ["base", "full", "hard-only"] and not table.missing
+    assert table.suites == ["heldout-if", "arith-probe"] and table.reference == "full"
+    head, rows = headers(table), cells(table)
+    assert head[:4] == ["variant", "heldout-if: instruction_loose", "Δ vs base", "Δ vs full"]
+    assert rows[1][0] == "full (reference)" and rows[1][3] == ""  # no delta of the reference against itself
+    assert rows[2][3] != "" and rows[2][2] != ""  # hard-only against the reference and the base, paired
+    assert rows[1][-1].startswith(("0.", "1.")) and rows[2][-1] == ""  # RM AUC only where an RM was trained
+    hard_row = table.rows[2].vs_reference["heldout-if"]
+    assert hard_row.deltas["instruction_loose"] == pytest.approx(
+        hard_row.values["instruction_loose"] - table.rows[1].vs_base["heldout-if"].values["instruction_loose"]
+    )
+    assert "| hard-only |" in markdown(table)
+    assert [p.label for p in tradeoff_points(table)] == ["base", "full", "hard-only"]
