@@ -122,3 +122,24 @@ def test_two_variants_share_stages_build_the_table_and_resume_skips_what_finishe
     )
     assert "| hard-only |" in markdown(table)
     assert [p.label for p in tradeoff_points(table)] == ["base", "full", "hard-only"]
+
+    # The Runs tab's panel of the experiment run shows the same table and the trade-off figure.
+    from ui.run_inspectors import experiment_panel
+
+    summary, shown, figure = experiment_panel(job.run_id)
+    assert summary.startswith("2 variant(s) evaluated on heldout-if, arith-probe")
+    assert shown["headers"] == head and shown["data"] == rows
+    assert len(figure["value"].data) == 3
+
+    # A second experiment that adds a variant trains only that variant: hard-only's runs, the dataset, the reward
+    # model and the base evaluation are the first experiment's.
+    more = run_in_foreground("experiment", experiment_values(tiny_model_dir, ["hard-only", "kl-0.01"]))
+    assert more.status == "succeeded", more.error_message
+    new_runs = sorted(r.kind for r in runs.list_runs() if r.kind != "experiment")
+    assert new_runs == sorted([*kinds_after, "grpo", "evaluate"])
+    second = runs.load_state(more.run_id)
+    assert second["variants"]["hard-only"]["runs"] == hard["runs"]
+    assert second["variants"]["kl-0.01"]["runs"]["reward_model"] == full["runs"]["reward_model"]
+    assert sum(1 for s in second["stages"].values() if s.get("from") == job.run_id) == 5
+    other = experiment_table(more.run_id)
+    assert [r.variant for r in other.rows] == ["base", "hard-only", "kl-0.01"] and other.reference == "hard-only"

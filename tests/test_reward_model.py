@@ -193,3 +193,29 @@ def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tin
     # The responses were cached: a resumed attempt does not generate them again.
     cached = (ctx.work_dir / RESPONSES_FILE).read_text().splitlines()
     assert len(cached) == len({(json.loads(c)["group_id"], json.loads(c)["level"]) for c in cached}) > 0
+
+
+def test_label_signal_is_the_pass_rate_gap_of_hard_twins_and_sampling_keeps_twins() -> None:
+    from training.reward_model_job import label_signal, sample_whole_pairs
+    from training.rm_pairs import Pair
+
+    def twin(g: int) -> list[Pair]:
+        common = dict(constraint="c", type_id="punctuation:no_comma", kind="hard", group_id=f"g{g}", level=1)
+        return [Pair(response=f"with {g}", label=1, **common), Pair(response=f"without {g}", label=0, **common)]
+
+    hard = [p for g in range(10) for p in twin(g)]
+    # o_k satisfies c_k in 8 of 10 groups, o_{k-1} (written without c_k) in 3: the label is right 5 points in 10.
+    truth = [int(g < 8) if p.label == 1 else int(g < 3) for g in range(10) for p in twin(g)]
+    got = label_signal(hard, truth)
+    assert got["rm/hard_twin_pairs"] == 10
+    assert got["rm/hard_pass_with_c"] == 0.8 and got["rm/hard_pass_without_c"] == 0.3
+    assert got["rm/label_signal"] == pytest.approx(0.5)
+    assert got["rm/label_signal_low"] <= 0.5 <= got["rm/label_signal_high"] and got["rm/label_signal_low"] > 0
+    # The pseudo-labels' agreement with the verifier is 1/2 + gap/2: same information, read as a gap.
+    agreement = sum(p.label == t for p, t in zip(hard, truth, strict=True)) / len(hard)
+    assert agreement == pytest.approx(0.5 + got["rm/label_signal"] / 2)
+    assert label_signal(hard[::2], truth[::2]) == {}  # no complete twin, no gap
+
+    kept = sample_whole_pairs(hard, 6, seed=0)
+    assert len(kept) == 6 and all(sum(q.group_id == p.group_id for q in kept) == 2 for p in kept)
+    assert sample_whole_pairs(hard, 6, seed=0) == kept and sample_whole_pairs(hard, 100, seed=0) == hard

@@ -83,3 +83,15 @@ def test_the_pickers_and_notes_lead_with_the_verdict(db: Path, tmp_path: Path) -
     [checkpoint] = checkpoints.list_checkpoints()
     assert quality_line(checkpoint.meta).startswith("Noise: AUC 0.50 [0.20, 0.80]")
     assert quality_note(checkpoint.path).startswith("Noise:")
+
+
+def test_the_verdict_says_why_when_the_pairs_carry_little_signal() -> None:
+    from training.rm_quality import rm_verdict
+
+    noise = {"held_out_auc": 0.52, "held_out_auc_low": 0.45, "held_out_auc_high": 0.6, "held_out_pairs": 240}
+    weak_labels = {"label_signal": 0.06, "label_signal_low": 0.01, "label_signal_high": 0.11}
+    text = rm_verdict({**noise, **weak_labels}).text
+    assert text.startswith("noise: AUC 0.52 [0.45, 0.60] on 240 held-out pairs")
+    assert "only +6.0 [+1.0, +11.0] points more often" in text
+    strong_labels = {"label_signal": 0.4, "label_signal_low": 0.3, "label_signal_high": 0.5}
+    assert "little signal" not in rm_verdict({**noise, **strong_labels}).text  # then the RM failed to learn

@@ -126,3 +126,29 @@ def test_pipeline_through_the_real_worker(db: Path, tiny_model_dir: Path) -> Non
     final = max(policy, key=lambda c: c.step)
     (text,) = generate_batch(load_model(final.path), ["Say hello."], max_new_tokens=4)
     assert isinstance(text, str)
+
+
+def test_a_preset_can_leave_a_stage_out_by_default_and_says_why(db: Path, tmp_path: Path, capsys) -> None:
+    import yaml
+
+    from training.pipeline import default_stages_note, main_pipeline, plan_pipeline
+    from ui.config_form import preset_stages
+
+    data = yaml.safe_load((Path(__file__).parents[1] / "training/presets/cpu-smoke.yaml").read_text())
+    data.update(default_stages=["dataset", "grpo"], default_stages_why="its reward model is noise here")
+    path = tmp_path / "hard-default.yaml"
+    path.write_text(yaml.safe_dump(data))
+    preset = load_preset(str(path))
+    assert preset.stages_to_run() == ["dataset", "grpo"] and preset_stages(str(path)) == ["dataset", "grpo"]
+    assert [s.kind for s in plan_pipeline(preset)] == ["dataset", "grpo"]
+    assert [s.kind for s in plan_pipeline(preset, STAGES)] == list(STAGES)  # naming them still runs them all
+    note = default_stages_note(preset)
+    assert "without reward_model: its reward model is noise here" in note
+    assert "--stages dataset,reward_model,grpo" in note
+    assert default_stages_note(load_preset("cpu-smoke")) == ""
+    assert main_pipeline([str(path), "--set", "dataset.num_tasks=2"]) == 0
+    assert "note: hard-default runs dataset, grpo by default" in capsys.readouterr().err
+    data["default_stages"] = ["dataset", "evaluate"]
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(LabError, match="default_stages must list sections"):
+        load_preset(str(path))

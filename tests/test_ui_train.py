@@ -201,3 +201,23 @@ def test_model_fields_are_menus_of_the_bundled_model_and_stored_checkpoints(db: 
     checkpoint = register_checkpoint(run_id, 5, folder)
     values = [v for _, v in form.picker_choices("model")]
     assert values[0] == "bundled" and str(checkpoint) in values
+
+
+def test_experiment_launch_takes_the_form_as_base_and_refuses_bad_variants(db: Path) -> None:
+    from training.cli import main as cli_main
+
+    specs, raw = _raw({("grpo", "steps"): 2, ("dataset", "name"): "123"})
+    with pytest.raises(gr.Error, match=r"variants\[1\]|unknown variant"):
+        train.on_experiment("cpu-smoke", ["full"], "oops no colon", "", specs, *raw)
+    with pytest.raises(gr.Error, match="tick at least one variant"):
+        train.on_experiment("cpu-smoke", [], "", "", specs, *raw)
+    assert job_store.list_jobs() == []
+    message, command = train.on_experiment("cpu-smoke", ["full", "hard-only"], "long: grpo.steps=3\n", "", specs, *raw)
+    assert message.startswith("Queued experiment job 1 (run 1): 3 variant(s) of cpu-smoke")
+    job = job_store.get_job(1)
+    assert job.kind == "experiment" and job.config["variants"] == ["full", "hard-only", "long: grpo.steps=3"]
+    assert job.config["overrides"] == ['dataset.name="123"', "grpo.steps=2"]  # only what differs from the preset
+    # The CLI command shown queues the same config.
+    argv = shlex.split(command)[3:]
+    assert cli_main(argv) == 0
+    assert job_store.get_job(2).config == job.config

@@ -3,7 +3,8 @@ evaluated on the same held-out suites and seeds, with the ablation table built f
 
 Every stage is a job of its own kind run here, one after another (its run shows in the Runs tab like any other).
 Variants share a stage whose config is equal (`full` and `hard-only` share the dataset; `full` and `binary-soft`
-share dataset and reward model), so nothing is trained twice. The base model is evaluated once (the evaluate
+share dataset and reward model), also with earlier experiments whose stage runs still exist, so nothing is trained
+twice: adding a variant to an experiment trains only that variant. The base model is evaluated once (the evaluate
 job's cache makes the repeat free). A resumed experiment skips every stage and evaluation that finished; a stage
 that was stopped part-way resumes from its own last checkpoint. A cancel reaches the stage that is running.
 `python -m training run experiment --set preset=cpu-30min --set 'variants=[full, hard-only]'`
@@ -105,6 +106,12 @@ class _Stages:
         known = stages.get(key)
         if known and known.get("status") == JobStatus.SUCCEEDED:
             return known
+        earlier = finished_elsewhere(key, self.ctx.run_id)
+        if earlier is not None and not known:
+            stages[key] = earlier
+            self.save()
+            print(f"[experiment] {name}: reusing run {earlier['run_id']} of experiment {earlier['from']}", flush=True)
+            return earlier
         self.ctx.progress(self.done, self.total, f"{name} ({kind})")
         if known:  # stopped part-way in an earlier attempt: continue that run from its own last checkpoint
             job = resume_child(int(known["job_id"]), self.ctx.should_stop, self._started(key, kind))
@@ -134,6 +141,25 @@ class _Stages:
             self.save()
 
         return started
+
+
+def finished_elsewhere(key: str, run_id: int) -> dict[str, Any] | None:
+    """The record of an equal stage (same kind and config, same upstream runs) that another experiment finished
+    and whose run still exists, so adding a variant to an experiment never retrains what is stored."""
+    from storage.runs import get_run, list_runs, load_state
+
+    for run in list_runs(kind="experiment", limit=200):
+        if run.id == run_id:
+            continue
+        found = (load_state(run.id).get("stages") or {}).get(key)
+        if not found or found.get("status") != JobStatus.SUCCEEDED:
+            continue
+        try:
+            if get_run(int(found["run_id"])).status == JobStatus.SUCCEEDED:
+                return {**found, "from": run.id}
+        except LabError:  # deleted since
+            continue
+    return None
 
 
 def _evaluations(result: Mapping[str, Any]) -> dict[str, int]:

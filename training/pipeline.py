@@ -28,9 +28,16 @@ class Preset:
     name: str
     description: str
     stages: Mapping[str, Mapping[str, Any]]  # kind -> config values
+    default_stages: tuple[str, ...] = ()  # what runs when no stages are chosen; () = every section
+    default_stages_why: str = ""  # why the default leaves a section out (shown by the CLI and the Train tab)
 
     def config(self, kind: str) -> dict[str, Any]:
         return dict(self.stages.get(kind) or {})
+
+    def stages_to_run(self) -> list[str]:
+        """The stages a pipeline runs when none are named: `default_stages`, else every section, in order."""
+        chosen = self.default_stages or tuple(self.stages)
+        return [s for s in STAGES if s in chosen]
 
 
 def list_presets() -> list[str]:
@@ -51,11 +58,18 @@ def load_preset(name_or_path: str) -> Preset:
     data = read_yaml(path, "preset") or {}
     if not isinstance(data, dict):
         raise LabError(f"{path.name} must be a mapping with sections {', '.join(STAGES)}", field="preset")
-    unknown = sorted(set(data) - {*STAGES, "description"})
+    unknown = sorted(set(data) - {*STAGES, *PRESET_KEYS})
     if unknown:
         raise LabError(f"{path.name}: unknown section {unknown[0]!r}; allowed: {', '.join(STAGES)}", field="preset")
     stages = {k: dict(data.get(k) or {}) for k in STAGES if k in data}
-    return Preset(path.stem, str(data.get("description", "")).strip(), stages)
+    default = data.get("default_stages") or []
+    if not isinstance(default, list) or any(s not in stages for s in default):
+        raise LabError(f"{path.name}: default_stages must list sections of this preset ({', '.join(stages)})", "preset")
+    why = str(data.get("default_stages_why") or "").strip()
+    return Preset(path.stem, str(data.get("description", "")).strip(), stages, tuple(default), why)
+
+
+PRESET_KEYS = ("description", "default_stages", "default_stages_why")  # a preset's keys besides its stage sections
 
 
 def stage_configs(
@@ -93,7 +107,7 @@ def _links(kind: str, values: Mapping[str, Any], earlier: Sequence[str]) -> dict
 
 def plan_pipeline(
     preset: Preset | str,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[str] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     name: str | None = None,
 ) -> list[PlannedStage]:
@@ -103,6 +117,7 @@ def plan_pipeline(
     from training.jobs import check_config
 
     preset = load_preset(preset) if isinstance(preset, str) else preset
+    stages = preset.stages_to_run() if stages is None else stages
     plan: list[PlannedStage] = []
     for kind, values in stage_configs(preset, stages, overrides).items():
         links = _links(kind, values, [stage.kind for stage in plan])
@@ -121,7 +136,7 @@ def plan_pipeline(
 
 def submit_pipeline(
     preset: Preset | str,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[str] | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     foreground: bool = False,
     name: str | None = None,
@@ -167,6 +182,17 @@ examples:
 """
 
 
+def default_stages_note(preset: Preset) -> str:
+    """What a run with the preset's default stages leaves out, and why ('' when it runs every section)."""
+    left_out = [s for s in preset.stages if s not in preset.stages_to_run()]
+    if not left_out:
+        return ""
+    return (
+        f"{preset.name} runs {', '.join(preset.stages_to_run())} by default, without {', '.join(left_out)}: "
+        f"{preset.default_stages_why or 'see the preset'} (--stages {','.join(preset.stages)} runs them all)"
+    )
+
+
 def _parse_sets(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     """`--set STAGE.FIELD=VALUE` items -> overrides (training.overrides, the parser `training submit` uses too)."""
     return parse_stage_sets(items, STAGES)
@@ -183,8 +209,9 @@ def main_pipeline(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("preset", help=f"a shipped preset ({', '.join(list_presets())}) or a preset YAML file")
     parser.add_argument(
         "--stages",
-        default=",".join(STAGES),
-        help="comma-separated subset of " + ",".join(STAGES) + " (what leaving one out means: see below)",
+        default=None,
+        help="comma-separated subset of " + ",".join(STAGES) + " (default: the preset's default_stages, else all; "
+        "what leaving one out means: see below)",
     )
     parser.add_argument("--set", "-s", action="append", default=[], metavar="STAGE.FIELD=VALUE")
     parser.add_argument("--foreground", action="store_true", help="run the stages here, one after another")
@@ -192,7 +219,11 @@ def main_pipeline(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="queue even past the cap (LAB_MAX_QUEUED)")
     args = parser.parse_args(argv)
     try:
-        stages = [s.strip() for s in args.stages.split(",") if s.strip()]
+        stages = None if args.stages is None else [s.strip() for s in args.stages.split(",") if s.strip()]
+        if stages is None:
+            note = default_stages_note(load_preset(args.preset))
+            if note:
+                print(f"note: {note}", file=sys.stderr)
         jobs = submit_pipeline(args.preset, stages, _parse_sets(args.set), args.foreground, args.name, args.force)
     except LabError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -286,12 +286,47 @@ def evaluate_pairs(
         metrics["rm/pseudo_label_hard_agreement"] = _mean(
             [float(p.label == t) for p, t in zip(hard, truth, strict=True)]
         )
+        metrics.update(label_signal(hard, truth))
         scores = scorer.score([(p.response, p.constraint) for p in hard])
         metrics["rm/hard_agreement"] = accuracy(truth, scores) or 0.0
         auc = roc_auc(truth, scores)
         if auc is not None:
             metrics["rm/hard_auc"] = auc
     return metrics
+
+
+def sample_whole_pairs(pairs: list[Pair], limit: int, seed: int) -> list[Pair]:
+    """At most `limit` examples, drawn as whole (o_k, o_{k-1}) pairs so each keeps its twin (seeded)."""
+    if len(pairs) <= limit:
+        return pairs
+    keys = sorted({(str(p.group_id), p.level) for p in pairs})
+    chosen = set(random.Random(f"rm-hard:{seed}").sample(keys, max(1, limit // 2)))
+    return [p for p in pairs if (str(p.group_id), p.level) in chosen]
+
+
+def label_signal(hard: list[Pair], truth: list[int]) -> dict[str, float]:
+    """The control that tells "no signal" from "not learned": on the hard twins of the soft pairs (same
+    construction, but a verifier can judge them), how much more often o_k satisfies c_k than o_{k-1} does. The
+    self-supervised label is right exactly as far as this gap goes; a gap near 0 means adding c_k to the prompt
+    hardly changes the policy's answer on c_k, so no RM can learn c_k from its own pairs. Paired bootstrap 95 %."""
+    from evals.bootstrap import bootstrap_paired_delta
+
+    by_pair: dict[tuple[Any, int], dict[int, int]] = {}
+    for pair, passed in zip(hard, truth, strict=True):
+        by_pair.setdefault((pair.group_id, pair.level), {})[pair.label] = passed
+    both = [sides for sides in by_pair.values() if len(sides) == 2]
+    if not both:
+        return {}
+    with_c, without_c = [float(s[1]) for s in both], [float(s[0]) for s in both]
+    gap = bootstrap_paired_delta(with_c, without_c, n_resamples=2000, seed=0)
+    return {
+        "rm/hard_twin_pairs": float(len(both)),
+        "rm/hard_pass_with_c": sum(with_c) / len(both),
+        "rm/hard_pass_without_c": sum(without_c) / len(both),
+        "rm/label_signal": gap.value,
+        "rm/label_signal_low": gap.low,
+        "rm/label_signal_high": gap.high,
+    }
 
 
 def _mean(values: list[float]) -> float:
@@ -347,8 +382,7 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
             field="dataset",
         )
     train, held_out = split_by_group(soft, config.held_out_fraction, config.seed)
-    if len(hard) > MAX_HARD_CHECK_PAIRS:
-        hard = random.Random(f"rm-hard:{config.seed}").sample(hard, MAX_HARD_CHECK_PAIRS)
+    hard = sample_whole_pairs(hard, MAX_HARD_CHECK_PAIRS, config.seed)
     ctx.progress(n_gen, total, f"loading the classifier for {len(train)} training pairs")
     model, tokenizer = load_classifier(config)
     steps, stopped = train_classifier(model, tokenizer, train, config, ctx, n_gen, total, span)

@@ -78,15 +78,31 @@ def rm_verdict(metrics: Mapping[str, Any]) -> RMVerdict:
     else:
         measured = f"AUC {auc:.2f} [{low:.2f}, {high:.2f}]{on}"
         chance = low <= CHANCE
+    why = label_signal_note(values)
     if chance:
         return RMVerdict(
             NOISE,
             f"noise: {measured}, no better than chance; the soft reward will add noise, consider hard-only "
-            "(leave grpo.reward_model empty).",
+            f"(leave grpo.reward_model empty).{why}",
         )
     if auc < INFORMATIVE_AUC:
-        return RMVerdict(WEAK, f"weak: {measured}; above chance, but the soft reward is noisy.")
+        return RMVerdict(WEAK, f"weak: {measured}; above chance, but the soft reward is noisy.{why}")
     return RMVerdict(INFORMATIVE, f"informative: {measured}.")
+
+
+WEAK_LABELS = 0.15  # o_k satisfies c_k less than 15 points more often than o_{k-1}: mostly mislabelled pairs
+
+
+def label_signal_note(values: Mapping[str, Any]) -> str:
+    """Why, when the pairs themselves carry little signal (the hard-twin control of the RM job), else ''."""
+    gap, low, high = values.get("label_signal"), values.get("label_signal_low"), values.get("label_signal_high")
+    if gap is None or low is None or high is None or high >= WEAK_LABELS:
+        return ""
+    return (
+        f" The policy's own labels carry little signal: on the hard twins of its pairs, the answer written with a "
+        f"constraint satisfies it only {100 * gap:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] points more often than "
+        "the answer written without it."
+    )
 
 
 def verdict_for_folder(folder: str | Path) -> RMVerdict:

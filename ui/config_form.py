@@ -178,7 +178,8 @@ def preset_values(preset_name: str) -> dict[str, dict[str, Any]]:
 
 
 def preset_stages(preset_name: str) -> list[str]:
-    return [s for s in STAGES if s in load_preset(preset_name).stages]
+    """The stages ticked when a preset is picked: its default stages (all of its sections unless it says)."""
+    return load_preset(preset_name).stages_to_run()
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -226,6 +227,15 @@ def _yaml_value(value: Any) -> str:
     return json.dumps(value)
 
 
+def set_items(changes: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Form changes as `STAGE.FIELD=VALUE` items (what `pipeline --set` and an experiment's overrides read)."""
+    return [
+        f"{stage}.{field_name}={_yaml_value(value)}"
+        for stage in STAGES
+        for field_name, value in (changes.get(stage) or {}).items()
+    ]
+
+
 def cli_command(
     preset_name: str, stages: Sequence[str], changes: Mapping[str, Mapping[str, Any]], name: str = ""
 ) -> str:
@@ -239,9 +249,8 @@ def cli_command(
         "--stages",
         ",".join(s for s in STAGES if s in stages),
     ]
-    for stage in STAGES:
-        for field_name, value in (changes.get(stage) or {}).items():
-            parts += ["--set", f"{stage}.{field_name}={_yaml_value(value)}"]
+    for item in set_items(changes):
+        parts += ["--set", item]
     if name.strip():
         parts += ["--name", name.strip()]
     return shlex.join(parts)

@@ -11,7 +11,7 @@ from training.rm_pairs import accuracy, roc_auc
 from training.rm_quality import auc_interval, rm_verdict
 
 PAIR_HEADERS = ["verdict", "type", "label", "P(adheres)", "constraint", "response"]
-TYPE_HEADERS = ["soft type", "pairs", "accuracy", "AUC"]
+TYPE_HEADERS = ["soft type", "pairs", "accuracy", "AUC", "AUC 95 % interval"]
 MAX_PAIRS = 5000
 
 
@@ -25,6 +25,11 @@ def held_out_pairs(run_id: int) -> list[SampleRecord]:
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
+
+
+def _span(labels: list[int], scores: list[float]) -> str:
+    got = auc_interval(labels, scores)
+    return "—" if got is None else f"[{got[0]:.2f}, {got[1]:.2f}]"
 
 
 def inspect(run_id: int) -> dict[str, Any]:
@@ -43,11 +48,11 @@ def inspect(run_id: int) -> dict[str, Any]:
     labels = [int(p.meta["label"]) for p in pairs]
     scores = [float(p.reward) for p in pairs]
     overall_auc = roc_auc(labels, scores)
-    types = [["all", len(pairs), _fmt(accuracy(labels, scores)), _fmt(overall_auc)]]
+    types = [["all", len(pairs), _fmt(accuracy(labels, scores)), _fmt(overall_auc), _span(labels, scores)]]
     for type_id, members in sorted(by_type.items(), key=lambda kv: -len(kv[1])):
         y = [int(p.meta["label"]) for p in members]
         s = [float(p.reward) for p in members]
-        types.append([type_id, len(members), _fmt(accuracy(y, s)), _fmt(roc_auc(y, s))])
+        types.append([type_id, len(members), _fmt(accuracy(y, s)), _fmt(roc_auc(y, s)), _span(y, s)])
     ordered = sorted(pairs, key=lambda p: (bool(p.meta.get("correct")), -abs(float(p.reward) - 0.5)))
     rows = [
         [

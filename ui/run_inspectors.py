@@ -1,5 +1,6 @@
-"""The Runs tab's per-kind panels of an opened run: rollout inspector (grpo), dataset preview (dataset) and
-reward-model inspector (reward_model). Each panel is a gr.Tab shown only for its kind."""
+"""The Runs tab's per-kind panels of an opened run: rollout inspector (grpo), dataset preview (dataset),
+reward-model inspector (reward_model) and ablation table (experiment). Each panel is a gr.Tab shown only for its
+kind."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from ui import dataset_preview as dp
+from ui import experiment_view as ev
 from ui import rm_inspector as rmi
 from ui import rollouts as ro
 from ui.errors import to_ui_error
@@ -21,6 +23,7 @@ class Panels:
     steps: Any
     dataset_tab: Any
     rm_tab: Any
+    experiment_tab: Any
     outputs: list[Any]  # what open_panels fills, in order
 
 
@@ -35,7 +38,21 @@ def open_panels(run: Any) -> list[Any]:
     out += dataset_view(run.id) if dataset else [gr.skip()] * 5
     out.append(gr.update(visible=rm))
     out += rm_view(run.id) if rm else [gr.skip()] * 3
+    experiment = run.kind == "experiment"
+    out.append(gr.update(visible=experiment))
+    out += experiment_panel(run.id) if experiment else [gr.skip()] * 3
     return out
+
+
+def experiment_panel(run_id: int) -> list[Any]:
+    """[summary, ablation table, trade-off figure]."""
+    try:
+        found = ev.view(int(run_id))
+    except Exception as error:
+        raise to_ui_error(error, "Showing the experiment") from None
+    table = {"headers": found["headers"], "data": found["rows"]} if found["rows"] else None
+    figure = gr.update(value=found["figure"], visible=found["figure"] is not None)
+    return [found["summary"], table, figure]
 
 
 def rollout_view(run_id: Any, step: Any, which: str, picked: Any) -> list[Any]:
@@ -144,6 +161,13 @@ def build(opened: gr.State) -> Panels:
             label="Held-out pairs (misclassified first)",
             elem_id="runs-rm-pairs",
         )
+    with gr.Tab("Experiment", id="experiment", visible=False, elem_id="runs-experiment-tab") as experiment_tab:
+        experiment_summary = gr.Textbox(show_label=False, interactive=False, elem_id="runs-experiment-summary")
+        ablation = gr.Dataframe(
+            interactive=False, wrap=True, label="Ablation table (from the stored evaluations)",
+            elem_id="runs-experiment-table",
+        )  # fmt: skip
+        tradeoff = gr.Plot(show_label=False, visible=False, elem_id="runs-experiment-tradeoff")
     rollout_outputs = [note, groups, caption, side, histogram]
     inputs = [opened, steps, which, picked]
     steps.input(lambda r, s, w, p: rollout_view(r, s, w, None), inputs, rollout_outputs, **PRIVATE)
@@ -151,6 +175,6 @@ def build(opened: gr.State) -> Panels:
     groups.select(on_pick_group, None, picked, **QUICK).success(rollout_view, inputs, rollout_outputs, **PRIVATE)
     outputs = [
         rollouts_tab, steps, *rollout_outputs, dataset_tab, summary, rows, mix, levels, mix_plot, rm_tab,
-        rm_summary, types, pairs,
+        rm_summary, types, pairs, experiment_tab, experiment_summary, ablation, tradeoff,
     ]  # fmt: skip
-    return Panels(rollouts_tab, steps, dataset_tab, rm_tab, outputs)
+    return Panels(rollouts_tab, steps, dataset_tab, rm_tab, experiment_tab, outputs)

@@ -21,7 +21,8 @@ from ui.errors import to_ui_error
 from ui.events import PRIVATE, QUICK
 from ui.settings import check_can_change, read_only
 
-KINDS = ("all", "dataset", "reward_model", "grpo", "evaluate", "generate")
+KINDS = ("all", "dataset", "reward_model", "grpo", "evaluate", "generate", "experiment")
+PANEL_OF_KIND = {"dataset": "dataset", "reward_model": "rm", "experiment": "experiment"}  # the tab a run opens on
 STATUSES = ("all", *(s.value for s in JobStatus))
 
 
@@ -73,7 +74,7 @@ def on_open(run_value: Any) -> list[Any]:
             rt.checkpoint_rows(run.id),
             error,
             *ri.open_panels(run),
-            gr.Tabs(selected={"dataset": "dataset", "reward_model": "rm"}.get(run.kind, "overview")),
+            gr.Tabs(selected=PANEL_OF_KIND.get(run.kind, "overview")),
         ]
     except Exception as error:
         raise to_ui_error(error, "Opening the run") from None

@@ -15,9 +15,10 @@ from lab.errors import LabError
 from storage.models import ACTIVE_STATUSES
 from storage.runs import get_run
 from training.jobs import cancel_job, resume_job
-from training.pipeline import STAGES, list_presets, load_preset, submit_pipeline
+from training.pipeline import STAGES, default_stages_note, list_presets, load_preset, submit_pipeline
 from training.rm_quality import launch_warnings
 from ui import config_form as form
+from ui import experiment_view as ev
 from ui import job_view as jv
 from ui.charts import CHARTS, run_figures
 from ui.errors import to_ui_error
@@ -39,7 +40,9 @@ def on_preset(preset: str, specs: list[form.FieldSpec]) -> list[Any]:
     try:
         values = form.preset_values(preset)
         stages = form.preset_stages(preset)
-        description = load_preset(preset).description
+        loaded = load_preset(preset)
+        note = default_stages_note(loaded)
+        description = loaded.description + (f"\n\nDefault stages: {note}" if note else "")
     except Exception as error:
         raise to_ui_error(error, "Loading the preset") from None
     widgets = [form.display(spec, values[spec.stage][spec.name]) for spec in specs]
@@ -80,6 +83,25 @@ def on_launch(preset: str, stages: list[str], name: str, specs: list[form.FieldS
     warnings = [w for job in jobs for w in launch_warnings(job.kind, job.config)]
     note = "".join(f"\nWarning: {w}" for w in warnings)
     return f"Queued {queued}. The panel on the right follows the running job.{note}", command
+
+
+def on_experiment(
+    preset: str, ticked: list[str], custom: str, name: str, specs: list[form.FieldSpec], *raw: Any
+) -> tuple[str, str]:
+    """Queue an experiment: this form's preset and changes are every variant's base recipe."""
+    try:
+        check_can_submit()
+        overrides = form.set_items(form.overrides(preset, STAGES, specs, raw))
+        variants = ev.variants_from(ticked, custom)
+        job = ev.submit(preset, variants, overrides, (name or "").strip() or None)
+    except Exception as error:
+        raise to_ui_error(error, "Experiment") from None
+    message = (
+        f"Queued experiment job {job.id} (run {job.run_id}): {len(variants)} variant(s) of {preset}. Each stage runs "
+        "as its own run; the Runs tab shows the ablation table of run "
+        f"{job.run_id} as the variants finish."
+    )
+    return message, ev.cli_command(preset, variants, overrides)
 
 
 def _buttons(job: Any) -> tuple[Any, Any]:
@@ -211,6 +233,21 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
                 buttons=["copy"],
                 elem_id="train-cli",
             )
+            with gr.Accordion("Experiment: this recipe under several variants (ablations)", open=False):
+                gr.Markdown(
+                    "Trains and evaluates each variant of the preset and the changes below on the same held-out "
+                    "suites and seeds, then builds the ablation table (Runs tab). Stages two variants share run once."
+                )
+                variants = gr.CheckboxGroup(
+                    ev.VARIANT_CHOICES, value=ev.DEFAULT_VARIANTS, label="Variants", elem_id="train-exp-variants"
+                )
+                custom = gr.Textbox(
+                    label="Your own variants, one per line: NAME: STAGE.FIELD=VALUE, ... ('-reward_model' drops it)",
+                    placeholder="long: grpo.max_completion_length=128",
+                    lines=2,
+                    elem_id="train-exp-custom",
+                )
+                experiment = gr.Button("Launch experiment", interactive=not locked, elem_id="train-exp-launch")
             gr.Markdown("Every field of each stage's config (the preset fills them; what you change is sent):")
             widgets = []
             for stage in STAGES:
@@ -293,6 +330,12 @@ def build(demo: gr.Blocks, tab: gr.Tab) -> TrainHandles:
     launch.click(
         lambda p, s, n, *raw: on_launch(p, s, n, specs, *raw),
         [preset, stages, name, *widgets],
+        [launch_message, cli],
+        **PRIVATE,
+    ).success(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
+    experiment.click(
+        lambda p, t, c, n, *raw: on_experiment(p, t, c, n, specs, *raw),
+        [preset, variants, custom, name, *widgets],
         [launch_message, cli],
         **PRIVATE,
     ).success(lambda: watch_menu(jv.AUTO), None, watch, **QUICK)
