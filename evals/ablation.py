@@ -169,6 +169,9 @@ def _rm_cell(rm: Mapping[str, float]) -> str:
 
 
 def markdown(table: AblationTable) -> str:
+    if not table.rows:
+        waiting = f": {', '.join(table.missing)} not evaluated yet" if table.missing else ""
+        return f"No evaluations stored for this experiment yet{waiting}."
     lines = ["| " + " | ".join(headers(table)) + " |", "|" + "---|" * len(headers(table))]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells(table)]
     if table.missing:
