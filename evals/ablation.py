@@ -121,12 +121,22 @@ def _row(
                        is_reference, vs_base, vs_ref, rm)  # fmt: skip
 
 
+METRIC_NAMES = {IF_METRIC: "instruction-level loose", MATH_METRIC: "last-number match"}
+
+
 def headers(table: AblationTable) -> list[str]:
+    """Short column names: a suite's value column is named after the suite (its metric: `metric_legend`)."""
     out = ["variant"]
     for suite in table.suites:
-        metric = suite_metric(suite)
-        out += [f"{suite}: {metric}", "Δ vs base", f"Δ vs {table.reference}"]
-    return [*out, f"mean tokens ({table.suites[0]})" if table.suites else "mean tokens", "RM held-out AUC"]
+        out += [suite, "Δ base", f"Δ {table.reference}"]
+    return [*out, "tokens", "RM AUC"]
+
+
+def metric_legend(table: AblationTable) -> str:
+    """What each suite column measures, and what the last two are."""
+    parts = [f"{suite}: {METRIC_NAMES[suite_metric(suite)]}" for suite in table.suites]
+    first = f" on {table.suites[0]}" if table.suites else ""
+    return "; ".join([*parts, f"tokens: mean answer length{first}", "RM AUC: the variant's reward model, held out"])
 
 
 def cells(table: AblationTable) -> list[list[str]]:
@@ -174,6 +184,7 @@ def markdown(table: AblationTable) -> str:
         return f"No evaluations stored for this experiment yet{waiting}."
     lines = ["| " + " | ".join(headers(table)) + " |", "|" + "---|" * len(headers(table))]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells(table)]
+    lines.append(f"\nIn %, [95 % bootstrap interval]; Δ in points, paired on the same prompts. {metric_legend(table)}.")
     if table.missing:
         lines.append(f"\nnot evaluated yet: {', '.join(table.missing)}")
     return "\n".join(lines)

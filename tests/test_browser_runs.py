@@ -1,6 +1,7 @@
 """The Runs tab in a real browser on stored tiny-model runs: overlay two GRPO runs, open the rollout inspector
 and read a group's advantages, preview the dataset (also from the Train tab's link), inspect the reward model's
-held-out pairs; and the empty states of a lab with no runs. Saves the screenshots the README shows."""
+held-out pairs, read an experiment's ablation table; and the empty states of a lab with no runs. Saves the
+screenshots the README shows."""
 
 from __future__ import annotations
 
@@ -121,6 +122,21 @@ def test_dataset_preview_and_the_train_link(app_url: str, runs_home: tuple[Path,
         page.locator("button[role=tab]:has-text('Reward model')").first.click()
         assert "held-out pairs" in bs.wait_for_value(page, "runs-rm-summary", "held-out")
         assert bs.table(page, "runs-rm-types")[0][0] == "all"
+
+
+def test_an_experiment_opens_on_its_ablation_table(app_url: str, runs_home: tuple[Path, dict]) -> None:
+    _, ids = runs_home
+    with bs.chromium() as browser:
+        page = bs.open_app(browser, app_url, tab="runs", ready="#runs-table")
+        _open_row(page, ids["experiment"])
+        summary = bs.wait_for_value(page, "runs-experiment-summary", "variant(s) evaluated")
+        assert summary.startswith("2 variant(s) evaluated on heldout-if, arith-probe")
+        rows = bs.table(page, "runs-experiment-table")
+        assert [row[0] for row in rows] == ["base", "full (reference)", "hard-only"]
+        assert rows[2][3].startswith(("+", "-"))  # hard-only vs full, paired
+        page.locator("#runs-experiment-tradeoff .js-plotly-plot").wait_for(timeout=30_000)
+        page.locator("#runs-experiment-summary").scroll_into_view_if_needed()
+        bs.screenshot_here(page, "experiment")
 
 
 def test_empty_states_say_what_to_do(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from evals.ablation import AblationTable, cells, experiment_table, headers, tradeoff_points
+from evals.ablation import AblationTable, cells, experiment_table, headers, metric_legend, tradeoff_points
 from lab.errors import LabError
 from training.experiment_plan import REFERENCE, VARIANTS
 from training.rm_quality import CHANCE
@@ -49,7 +49,7 @@ def summary(table: AblationTable) -> str:
     text = (
         f"{len(table.rows) - 1 if table.rows[0].is_base else len(table.rows)} variant(s) evaluated on "
         f"{', '.join(table.suites)}; values in %, [95 % bootstrap interval]; Δ in points, paired on the same prompts "
-        f"(vs the base model and vs '{table.reference}')."
+        f"(vs the base model and vs '{table.reference}'). {metric_legend(table)}."
     )
     if table.missing:
         text += f" Not evaluated yet: {', '.join(table.missing)}."
