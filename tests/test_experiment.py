@@ -143,3 +143,15 @@ def test_two_variants_share_stages_build_the_table_and_resume_skips_what_finishe
     assert sum(1 for s in second["stages"].values() if s.get("from") == job.run_id) == 5
     other = experiment_table(more.run_id)
     assert [r.variant for r in other.rows] == ["base", "hard-only", "kl-0.01"] and other.reference == "hard-only"
+
+
+def test_same_config_treats_a_field_added_since_as_its_default() -> None:
+    from training.grpo_config import GRPOJobConfig
+    from training.registry import config_to_dict, same_config
+
+    now = config_to_dict(GRPOJobConfig(dataset="run:3"))
+    stored_before = {k: v for k, v in now.items() if k != "soft_reward"}  # stored before the field existed
+    assert same_config(GRPOJobConfig, now, stored_before)
+    assert not same_config(GRPOJobConfig, {**now, "soft_reward": "binary"}, stored_before)
+    assert not same_config(GRPOJobConfig, now, {**now, "dataset": "run:4"})  # another upstream run
+    assert same_config(GRPOJobConfig, now, {**now, "retired_field": 1})  # a field the kind no longer has

@@ -106,12 +106,14 @@ class _Stages:
         known = stages.get(key)
         if known and known.get("status") == JobStatus.SUCCEEDED:
             return known
-        earlier = finished_elsewhere(key, self.ctx.run_id)
-        if earlier is not None and not known:
-            stages[key] = earlier
-            self.save()
-            print(f"[experiment] {name}: reusing run {earlier['run_id']} of experiment {earlier['from']}", flush=True)
-            return earlier
+        if not known:
+            earlier = finished_stage(kind, config, self.ctx.run_id, stages)
+            if earlier is not None:
+                stages[key] = earlier
+                self.save()
+                where = f" of experiment {earlier['from']}" if earlier.get("from") else ""
+                print(f"[experiment] {name}: reusing run {earlier['run_id']}{where}", flush=True)
+                return earlier
         self.ctx.progress(self.done, self.total, f"{name} ({kind})")
         if known:  # stopped part-way in an earlier attempt: continue that run from its own last checkpoint
             job = resume_child(int(known["job_id"]), self.ctx.should_stop, self._started(key, kind))
@@ -143,22 +145,29 @@ class _Stages:
         return started
 
 
-def finished_elsewhere(key: str, run_id: int) -> dict[str, Any] | None:
-    """The record of an equal stage (same kind and config, same upstream runs) that another experiment finished
-    and whose run still exists, so adding a variant to an experiment never retrains what is stored."""
+def finished_stage(kind: str, config: Mapping[str, Any], run_id: int, own: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A finished stage run whose stored config equals this one (same upstream runs included; a field added to the
+    kind since, left at its default, counts as equal): in this experiment's state or another experiment's, with
+    its run still stored. So a resumed experiment, and one that adds a variant, never retrains what exists."""
     from storage.runs import get_run, list_runs, load_state
+    from training.jobs import kind_for
+    from training.registry import same_config
 
-    for run in list_runs(kind="experiment", limit=200):
-        if run.id == run_id:
-            continue
-        found = (load_state(run.id).get("stages") or {}).get(key)
-        if not found or found.get("status") != JobStatus.SUCCEEDED:
-            continue
-        try:
-            if get_run(int(found["run_id"])).status == JobStatus.SUCCEEDED:
-                return {**found, "from": run.id}
-        except LabError:  # deleted since
-            continue
+    config_cls = kind_for(kind).config_cls
+    sources = [(None, own)] + [
+        (run.id, load_state(run.id).get("stages") or {}) for run in list_runs(kind="experiment", limit=200)
+        if run.id != run_id
+    ]  # fmt: skip
+    for source, records in sources:
+        for record in records.values():
+            if record.get("kind") != kind or record.get("status") != JobStatus.SUCCEEDED:
+                continue
+            try:
+                stored = get_run(int(record["run_id"]))
+            except LabError:  # deleted since
+                continue
+            if stored.status == JobStatus.SUCCEEDED and same_config(config_cls, config, stored.config):
+                return {**record, "from": source} if source is not None else dict(record)
     return None
 
 

@@ -99,6 +99,13 @@ class GRPOJobConfig:
     max_completion_length: int = field(
         default=256, metadata={"help": "Longest rollout, in tokens.", "min": 1, "max": 32768}
     )
+    mask_truncated_completions: bool = field(
+        default=False,
+        metadata={
+            "help": "Leave completions cut at max_completion_length out of the loss (DAPO's overlong filtering), so "
+            "a short token limit does not teach shorter answers by punishing every long one."
+        },
+    )
     use_vllm: Literal["auto", "on", "off"] = field(
         default="auto", metadata={"help": "vLLM generation: auto = on when CUDA and vllm are present."}
     )

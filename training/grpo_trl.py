@@ -56,6 +56,7 @@ def trl_kwargs(config: GRPOJobConfig, machine: Machine | None = None) -> dict[st
         "gradient_accumulation_steps": per_process // micro,
         "num_generations": config.group_size,
         "max_completion_length": config.max_completion_length,
+        "mask_truncated_completions": config.mask_truncated_completions,
         "temperature": config.temperature,
         "top_p": config.top_p,
         "learning_rate": config.learning_rate,

@@ -277,3 +277,29 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 def config_help(config_cls: type) -> dict[str, str]:
     """Field name -> help text (from field(metadata={"help": ...}))."""
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(config_cls)}
+
+
+def same_config(config_cls: type, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two stored configs of a kind ask for the same job: equal field by field, a field missing from one
+    (added to the kind after it was stored) standing for its default. Fields the kind no longer has are ignored."""
+    defaults = {}
+    for f in dataclasses.fields(config_cls):
+        if f.default is not dataclasses.MISSING:
+            defaults[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            defaults[f.name] = f.default_factory()
+    missing = object()
+    for name in {f.name for f in dataclasses.fields(config_cls)}:
+        left, right = a.get(name, defaults.get(name, missing)), b.get(name, defaults.get(name, missing))
+        if left is missing or right is missing or _normal(left) != _normal(right):
+            return False
+    return True
+
+
+def _normal(value: Any) -> Any:
+    """Tuples and lists compare equal (JSON stores both as lists)."""
+    if isinstance(value, list | tuple):
+        return [_normal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normal(v) for k, v in value.items()}
+    return value
