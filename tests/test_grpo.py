@@ -191,3 +191,40 @@ def test_stored_ids_that_do_not_exist_are_refused(dataset_file: Path, tiny_model
             assert error.value.field == field and words in str(error.value), (values, str(error.value))
     finally:
         dispose_engine()
+
+
+def test_ablation_rewards_binary_soft_and_no_rule_rewards(dataset_file: Path, tiny_model_dir: Path) -> None:
+    import dataclasses
+
+    from lab.constraints.registry import get_type
+    from lab.reward import breakdown
+    from lab.rm_scorer import BinaryScorer
+    from training.grpo_job import reward_weights
+    from training.refs import read_rows
+
+    with pytest.raises(LabError, match="needs a reward_model") as error:
+        _config(dataset_file, tiny_model_dir, rule_rewards=False)
+    assert error.value.field == "rule_rewards"
+    with pytest.raises(LabError) as error:
+        _config(dataset_file, tiny_model_dir, soft_reward="ternary")
+    assert error.value.field == "soft_reward"
+
+    class Fixed:  # a soft scorer that is 70 % sure of everything
+        def score(self, pairs: list[tuple[str, str]]) -> list[float]:
+            return [0.7] * len(pairs)
+
+    assert BinaryScorer(Fixed()).score([("a", "b"), ("c", "d")]) == [1.0, 1.0]
+    assert BinaryScorer(Fixed(), threshold=0.8).score([("a", "b")]) == [0.0]
+
+    rows = read_rows(dataset_file)
+    mixed = next(r for r in rows if {get_type(t).kind for t in r.get("instruction_id_list") or []} == {"hard", "soft"})
+    config = _config(dataset_file, tiny_model_dir)
+    no_rules = dataclasses.replace(config, rule_rewards=False)  # past validate: reward_weights reads only this
+    assert reward_weights(config) is None and reward_weights(no_rules) == {"hard": 0.0}
+    soft_only_reward = breakdown(mixed, "an answer", Fixed(), weights=reward_weights(no_rules)).reward
+    assert soft_only_reward == pytest.approx(0.7)  # the hard constraints weigh nothing
+
+    kept = training_rows(rows, chat=False, soft_scored=True, rule_rewards=False)
+    for ids, source in zip(kept["instruction_id_list"], kept["source"], strict=True):
+        assert source == "math" or any(get_type(t).kind == "soft" for t in ids)
+    assert len(kept["prompt"]) < len(rows)
