@@ -51,6 +51,22 @@ def test_variants_parse_and_bad_ones_name_the_field(db: Path, tiny_model_dir: Pa
         plan_experiment("cpu-smoke", ["x: -grpo"], tiny_sets(tiny_model_dir))
     with pytest.raises(LabError, match="needs a reward_model"):  # rm-only without an RM stage cannot score anything
         plan_experiment("cpu-smoke", ["y: grpo.rule_rewards=false, -reward_model"], tiny_sets(tiny_model_dir))
+    with pytest.raises(LabError, match="not 'base'") as error:
+        plan_experiment("cpu-smoke", ["base: grpo.steps=2"], tiny_sets(tiny_model_dir))
+    with pytest.raises(LabError, match="STAGE.FIELD=VALUE") as error:
+        plan_experiment("cpu-smoke", ["full"], ["grpo.steps"])
+    assert error.value.field == "overrides"
+    with pytest.raises(LabError, match="grpo.reward_model is the reward_model stage's output") as error:
+        plan_experiment("cpu-smoke", ["full"], [*tiny_sets(tiny_model_dir), "grpo.reward_model=3"])
+    assert error.value.field == "overrides"
+    with pytest.raises(LabError, match="grpo.dataset is the dataset stage's output") as error:
+        plan_experiment("cpu-smoke", ["full", "mine: grpo.dataset=7"], tiny_sets(tiny_model_dir))
+    assert error.value.field == "variants[1]"
+    with pytest.raises(LabError, match="one experiment compares variants of one base model") as error:
+        plan_experiment("cpu-smoke", ["full", "other: grpo.model=bundled"], tiny_sets(tiny_model_dir))
+    # Leaving the reward model out also empties GRPO's reward_model, whatever the preset or base changes say.
+    hard = plan_experiment("cpu-smoke", ["hard-only"], tiny_sets(tiny_model_dir))[0]
+    assert hard.stages == ["dataset", "grpo"] and hard.overrides["grpo"]["reward_model"] == ""
     for name in VARIANTS:  # every built-in variant is a valid pipeline of the shipped preset
         plan_experiment("cpu-smoke", [name], tiny_sets(tiny_model_dir))
 
@@ -140,7 +156,7 @@ def test_two_variants_share_stages_build_the_table_and_resume_skips_what_finishe
     second = runs.load_state(more.run_id)
     assert second["variants"]["hard-only"]["runs"] == hard["runs"]
     assert second["variants"]["kl-0.01"]["runs"]["reward_model"] == full["runs"]["reward_model"]
-    assert sum(1 for s in second["stages"].values() if s.get("from") == job.run_id) == 5
+    assert sum(1 for s in second["stages"].values() if s.get("from") == job.run_id) == 5, second["stages"]
     other = experiment_table(more.run_id)
     assert [r.variant for r in other.rows] == ["base", "hard-only", "kl-0.01"] and other.reference == "hard-only"
 
@@ -155,3 +171,21 @@ def test_same_config_treats_a_field_added_since_as_its_default() -> None:
     assert not same_config(GRPOJobConfig, {**now, "soft_reward": "binary"}, stored_before)
     assert not same_config(GRPOJobConfig, now, {**now, "dataset": "run:4"})  # another upstream run
     assert same_config(GRPOJobConfig, now, {**now, "retired_field": 1})  # a field the kind no longer has
+
+
+def test_no_curriculum_trains_grpo_on_the_hardest_levels_with_the_full_recipes_reward_model(
+    db: Path, tiny_model_dir: Path
+) -> None:
+    from storage import runs
+    from training.jobs import run_in_foreground
+
+    job = run_in_foreground("experiment", experiment_values(tiny_model_dir, ["full", "no-curriculum"]))
+    assert job.status == "succeeded", job.error_message
+    state = runs.load_state(job.run_id)
+    full, flat = state["variants"]["full"]["runs"], state["variants"]["no-curriculum"]["runs"]
+    # The RM needs every level's answers (its pairs are o_k vs o_{k-1}): it is the full recipe's, on its data.
+    assert flat["reward_model"] == full["reward_model"] and flat["reward_model_dataset"] == full["dataset"]
+    assert flat["dataset"] != full["dataset"]
+    assert runs.get_run(flat["dataset"]).config["curriculum"] is False
+    grpo = runs.get_run(flat["grpo"]).config
+    assert grpo["dataset"] == f"run:{flat['dataset']}" and grpo["reward_model"] == f"run:{full['reward_model']}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from lab.errors import LabError
 from lab.random_seed import MAX_SEED
-from storage.models import JobStatus
+from storage.models import ACTIVE_STATUSES, JobStatus
 from training.experiment_plan import REFERENCE, VARIANTS, PlannedVariant, plan_experiment, stage_key
 from training.refs import format_run_ref
 from training.registry import JobContext, JobKind, register_kind
@@ -62,13 +62,14 @@ class ExperimentConfig:
 
     def validate(self) -> None:
         from training.evaluate_job import EvaluateConfig
+        from training.pipeline import load_preset
         from training.registry import parse_config
 
         planned = plan_experiment(self.preset, self.variants, self.overrides)
-        model = planned[0].overrides["grpo"].get("model") or _preset_model(self.preset)
-        if str(model).startswith("run:"):
-            raise LabError("the base model must be a stored model, not a run of this experiment", "overrides")
-        parse_config(EvaluateConfig, self.evaluate_values([str(model)]))
+        model = planned[0].base_model(load_preset(self.preset))
+        if model.startswith("run:"):
+            raise LabError(f"grpo.model: the base model must be a stored model or folder, got {model}", "overrides")
+        parse_config(EvaluateConfig, self.evaluate_values([model]))
 
     def evaluate_values(self, checkpoints: list[str]) -> dict[str, Any]:
         return {
@@ -99,14 +100,27 @@ class _Stages:
 
     def run(self, key: str, kind: str, config: Mapping[str, Any], name: str) -> dict[str, Any] | None:
         """The finished stage's record {"run_id", "job_id", "status", "result"}; None when the experiment stops."""
-        from storage import jobs as job_store
         from training.jobs import resume_child, start_child
 
         stages = self.state.setdefault("stages", {})
         known = stages.get(key)
-        if known and known.get("status") == JobStatus.SUCCEEDED:
-            return known
-        if not known:
+        newest = _newest_job(int(known["run_id"])) if known else None
+        if known and newest is None:  # its run was deleted since: run the stage again
+            stages.pop(key)
+            known = None
+        if newest is not None and newest.status == JobStatus.SUCCEEDED:
+            if known and known.get("job_id") == newest.id and known.get("status") == JobStatus.SUCCEEDED:
+                return known
+            return self._record(key, kind, newest)  # it ended after the state was last saved, or a later attempt did
+        if self.ctx.should_stop():
+            return None
+        if newest is not None and newest.status in ACTIVE_STATUSES:
+            raise LabError(
+                f"stage {kind} ({name}) still has job {newest.id} {newest.status}; resume the experiment when it has "
+                "ended (a worker marks a killed job interrupted within a minute)",
+                "variants",
+            )
+        if known is None:
             earlier = finished_stage(kind, config, self.ctx.run_id, stages)
             if earlier is not None:
                 stages[key] = earlier
@@ -115,25 +129,32 @@ class _Stages:
                 print(f"[experiment] {name}: reusing run {earlier['run_id']}{where}", flush=True)
                 return earlier
         self.ctx.progress(self.done, self.total, f"{name} ({kind})")
-        if known:  # stopped part-way in an earlier attempt: continue that run from its own last checkpoint
-            job = resume_child(int(known["job_id"]), self.ctx.should_stop, self._started(key, kind))
+        if newest is not None:  # stopped part-way in an earlier attempt: continue that run from its last checkpoint
+            job = resume_child(newest.id, self.ctx.should_stop, self._started(key, kind))
         else:
             job = start_child(kind, config, name, self.ctx.should_stop, self._started(key, kind))
-        job = job_store.get_job(job.id)
-        stages[key] = {"kind": kind, "run_id": job.run_id, "job_id": job.id, "status": str(job.status),
-                       "result": job.result or {}}  # fmt: skip
-        self.save()
+        record = self._record(key, kind, job)
         if job.status == JobStatus.SUCCEEDED:
             self.done += 1
-            return stages[key]
+            return record
         if self.ctx.should_stop():
             return None
-        if job.status == JobStatus.INTERRUPTED:  # the signal reached the stage: the experiment stops with it
+        if job.status in (JobStatus.INTERRUPTED, JobStatus.CANCELLED):  # a signal, or a cancel of the stage itself
             request = getattr(self.ctx, "request_stop", None)
             if callable(request):
-                request("interrupt")
+                request("interrupt" if job.status == JobStatus.INTERRUPTED else "cancel")
             return None
         raise LabError(f"stage {kind} ({name}) ended {job.status}: {job.error_message or ''}".strip(), "variants")
+
+    def _record(self, key: str, kind: str, job: Any) -> dict[str, Any]:
+        from storage import jobs as job_store
+
+        job = job_store.get_job(job.id)
+        record = {"kind": kind, "run_id": job.run_id, "job_id": job.id, "status": str(job.status),
+                  "result": job.result or {}}  # fmt: skip
+        self.state.setdefault("stages", {})[key] = record
+        self.save()
+        return record
 
     def _started(self, key: str, kind: str) -> Callable[[Any], None]:
         def started(job: Any) -> None:  # recorded before it runs, so a killed experiment resumes this run
@@ -143,6 +164,14 @@ class _Stages:
             self.save()
 
         return started
+
+
+def _newest_job(run_id: int) -> Any:
+    """The newest job of a run (its latest attempt), or None when the run no longer exists."""
+    from storage import jobs as job_store
+
+    found = job_store.list_jobs(run_id=run_id, limit=1)
+    return found[0] if found else None
 
 
 def finished_stage(kind: str, config: Mapping[str, Any], run_id: int, own: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -186,15 +215,24 @@ def _run_variant(planned: PlannedVariant, config: ExperimentConfig, ctx: JobCont
     record["description"] = planned.variant.description
     if record.get("done"):
         return True
-    plan = plan_pipeline(config.preset, planned.stages, planned.overrides, f"{_prefix(ctx)} / {name}")
-    run_ids: dict[str, int] = {}
-    for stage in plan:
-        values = {**stage.config, **{f: format_run_ref(run_ids[k]) for f, k in stage.links.items()}}
-        done = stages.run(stage_key(stage.kind, values), stage.kind, values, stage.name)
-        if done is None:
+    overrides = planned.overrides
+    if planned.reward_model_overrides is not None:  # the RM learns from the base recipe's data, GRPO from this one's
+        rm_plan = plan_pipeline(config.preset, ["dataset", "reward_model"], planned.reward_model_overrides,
+                                f"{_prefix(ctx)} / {name}")  # fmt: skip
+        rm_runs = _run_plan(rm_plan, stages)
+        if rm_runs is None:
             return False
-        run_ids[stage.kind] = int(done["run_id"])
-        record["runs"][stage.kind] = run_ids[stage.kind]
+        record["runs"]["reward_model_dataset"] = rm_runs["dataset"]
+        record["runs"]["reward_model"] = rm_runs["reward_model"]
+        overrides = {
+            **overrides,
+            "grpo": {**overrides["grpo"], "reward_model": format_run_ref(rm_runs["reward_model"])},
+        }
+    plan = plan_pipeline(config.preset, planned.grpo_stages, overrides, f"{_prefix(ctx)} / {name}")
+    run_ids = _run_plan(plan, stages)
+    if run_ids is None:
+        return False
+    record["runs"].update(run_ids)
     final = last_checkpoint(run_ids["grpo"])
     if final is None:
         raise LabError(f"variant {name}: its grpo run {run_ids['grpo']} stored no checkpoint", "variants")
@@ -209,10 +247,17 @@ def _run_variant(planned: PlannedVariant, config: ExperimentConfig, ctx: JobCont
     return True
 
 
-def _preset_model(preset: str) -> str:
-    from training.pipeline import load_preset
-
-    return str(load_preset(preset).config("grpo").get("model") or "bundled")
+def _run_plan(plan: list[Any], stages: _Stages) -> dict[str, int] | None:
+    """Run a pipeline plan's stages in order (linked fields filled with the earlier stages' runs); kind -> run id,
+    or None when the experiment stops."""
+    run_ids: dict[str, int] = {}
+    for stage in plan:
+        values = {**stage.config, **{f: format_run_ref(run_ids[k]) for f, k in stage.links.items()}}
+        done = stages.run(stage_key(stage.kind, values), stage.kind, values, stage.name)
+        if done is None:
+            return None
+        run_ids[stage.kind] = int(done["run_id"])
+    return run_ids
 
 
 def _prefix(ctx: JobContext) -> str:
@@ -227,7 +272,9 @@ def run(config: ExperimentConfig, ctx: JobContext) -> dict[str, Any]:
     # One unit per distinct stage at most (shared ones count once when they run), plus the base evaluation.
     total = 1 + sum(len(p.stages) + 1 for p in planned)
     stages = _Stages(ctx, state, total)
-    base_model = str(planned[0].overrides["grpo"].get("model") or _preset_model(config.preset))
+    from training.pipeline import load_preset
+
+    base_model = planned[0].base_model(load_preset(config.preset))
     values = config.evaluate_values([base_model])
     base = stages.run(stage_key("evaluate", values), "evaluate", values, f"{_prefix(ctx)} / base: evaluate")
     if base is None:

@@ -131,12 +131,14 @@ def _run_watched(
 
     def forward_stop() -> None:
         while not finished.wait(0.5):
-            if should_stop():
-                try:
+            try:
+                if should_stop():
                     job_store.request_cancel(job.id)
-                except LabError:  # it ended meanwhile
-                    pass
+                    return
+            except LabError:  # it ended meanwhile
                 return
+            except Exception as error:  # a locked or full database: say it and keep watching
+                print(f"[job {job.id}] forwarding a stop failed, retrying: {error}", flush=True)
 
     watcher = threading.Thread(target=forward_stop, name=f"stop-forward-{job.id}", daemon=True)
     watcher.start()

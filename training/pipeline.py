@@ -63,7 +63,7 @@ def load_preset(name_or_path: str) -> Preset:
         raise LabError(f"{path.name}: unknown section {unknown[0]!r}; allowed: {', '.join(STAGES)}", field="preset")
     stages = {k: dict(data.get(k) or {}) for k in STAGES if k in data}
     default = data.get("default_stages") or []
-    if not isinstance(default, list) or any(s not in stages for s in default):
+    if not isinstance(default, list) or any(not isinstance(s, str) or s not in stages for s in default):
         raise LabError(f"{path.name}: default_stages must list sections of this preset ({', '.join(stages)})", "preset")
     why = str(data.get("default_stages_why") or "").strip()
     return Preset(path.stem, str(data.get("description", "")).strip(), stages, tuple(default), why)

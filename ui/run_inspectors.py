@@ -48,8 +48,8 @@ def experiment_panel(run_id: int) -> list[Any]:
     """[summary, ablation table, trade-off figure]."""
     try:
         found = ev.view(int(run_id))
-    except Exception as error:
-        raise to_ui_error(error, "Showing the experiment") from None
+    except Exception as error:  # the rest of the run (config, jobs, log) must still open
+        return [f"The ablation table cannot be built: {error}", None, gr.update(value=None, visible=False)]
     table = {"headers": found["headers"], "data": found["rows"]} if found["rows"] else None
     figure = gr.update(value=found["figure"], visible=found["figure"] is not None)
     return [found["summary"], table, figure]
