@@ -51,7 +51,11 @@ class ExperimentConfig:
     )
     eval_limit: int | None = field(
         default=None,
-        metadata={"help": "Evaluate on the first N prompts of each suite part only (empty = all).", "min": 1},
+        metadata={
+            "help": "Evaluate on the first N prompts of each suite part only (empty = all).",
+            "min": 1,
+            "max": 1_000_000,
+        },
     )
     max_new_tokens: int = field(
         default=128, metadata={"help": "Longest evaluation answer, in tokens (greedy).", "min": 1, "max": 32768}
