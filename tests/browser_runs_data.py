@@ -13,7 +13,8 @@ GRPO = {
 
 
 def make_runs(model: Path) -> dict[str, int]:
-    """Run the experiment and both pipelines into $LAB_HOME; kind -> run id (plus "grpo_b", "experiment")."""
+    """Run the experiment and both pipelines into $LAB_HOME; kind -> run id (plus "grpo_b", "experiment"),
+    and "runs": how many runs there are."""
     from training.jobs import run_in_foreground
     from training.pipeline import submit_pipeline
 
@@ -52,7 +53,9 @@ def make_runs(model: Path) -> dict[str, int]:
     data, rm, grpo = submit_pipeline("cpu-smoke", overrides=overrides, foreground=True, name="first")
     second = {"grpo": {"model": tiny, **GRPO, "learning_rate": 5e-4, "dataset": f"run:{data.run_id}"}}
     (grpo_b,) = submit_pipeline("cpu-smoke", ["grpo"], second, foreground=True, name="second")
+    from storage.runs import list_runs
+
     return {
         "dataset": data.run_id, "reward_model": rm.run_id, "grpo": grpo.run_id, "grpo_b": grpo_b.run_id,
-        "experiment": experiment.run_id,
+        "experiment": experiment.run_id, "runs": len(list_runs()),
     }  # fmt: skip

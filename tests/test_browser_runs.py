@@ -54,7 +54,7 @@ def test_overlay_two_runs(app_url: str, runs_home: tuple[Path, dict]) -> None:
     _, ids = runs_home
     with bs.chromium() as browser:
         page = bs.open_app(browser, app_url, tab="runs", ready="#runs-table")
-        bs.wait_for_rows(page, "runs-table", 4)
+        bs.wait_for_rows(page, "runs-table", ids["runs"])
         assert "Tick two or more runs" in bs.value(page, "runs-overlay-note")
         for run_id in (ids["grpo"], ids["grpo_b"]):
             page.locator("#runs-ticks label", has_text=f"{run_id} · grpo").first.click()
@@ -77,7 +77,7 @@ def test_rollout_inspector_shows_a_group_with_advantages(app_url: str, runs_home
     _, ids = runs_home
     with bs.chromium() as browser:
         page = bs.open_app(browser, app_url, tab="runs", ready="#runs-table")
-        bs.wait_for_rows(page, "runs-table", 4)
+        bs.wait_for_rows(page, "runs-table", ids["runs"])
         _open_row(page, ids["grpo"])
         page.locator("button[role=tab]:has-text('Rollouts')").first.click()
         groups = bs.wait_for_rows(page, "runs-rollout-groups", 3)
