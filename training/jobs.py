@@ -89,11 +89,13 @@ def run_in_foreground(kind: str, values: Mapping[str, Any] | None = None, name: 
     return _run_here(job_store.create_job(job_kind.name, config, name=_clean_name(name), claim_pid=os.getpid()))
 
 
-def _run_here(job: JobRecord) -> JobRecord:
+def _run_here(job: JobRecord, exit_when_lost: bool = True) -> JobRecord:
+    """Run a claimed job in this process, its output also in the job's log; a stage of another job passes
+    exit_when_lost=False (losing the stage's row must not end the process that runs the whole experiment)."""
     from training.run_job import execute, log_to
 
     with log_to(job.log_path):
-        execute(job.id, exit_when_lost=True)
+        execute(job.id, exit_when_lost=exit_when_lost)
     return job_store.get_job(job.id)
 
 
@@ -123,8 +125,6 @@ def resume_child(
 def _run_watched(
     job: JobRecord, should_stop: Callable[[], bool], started: Callable[[JobRecord], None] | None
 ) -> JobRecord:
-    from training.run_job import execute, log_to
-
     if started is not None:
         started(job)
     finished = threading.Event()
@@ -143,12 +143,10 @@ def _run_watched(
     watcher = threading.Thread(target=forward_stop, name=f"stop-forward-{job.id}", daemon=True)
     watcher.start()
     try:
-        with log_to(job.log_path):
-            execute(job.id, exit_when_lost=False)
+        return _run_here(job, exit_when_lost=False)
     finally:
         finished.set()
         watcher.join()
-    return job_store.get_job(job.id)
 
 
 def _clean_name(name: str | None) -> str | None:
