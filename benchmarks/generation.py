@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--plain-batch-size", type=int, default=16, help="today's static batches")
     parser.add_argument("--fast-batch-size", type=int, default=64, help="prompts per call (evaluate's default)")
+    parser.add_argument("--also", default="", help="other engines to time in the same run, e.g. ctranslate2")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ["LAB_HOME"] = os.environ.get("LAB_HOME") or tempfile.mkdtemp(prefix="bench_generation_")
@@ -71,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
 
     plain, plain_s, plain_cpu = timed(generate_completions, loaded, ids, greedy, args.plain_batch_size, "transformers")
     fast, fast_s, fast_cpu = timed(generate_completions, loaded, ids, greedy, fast_batch)
+    for other in [name for name in args.also.split(",") if name]:
+        generate_completions(loaded, ids[:2], Sampling(4), 2, choice=other)
+        extra, extra_s, _ = timed(generate_completions, loaded, ids, greedy, fast_batch, other)
+        tokens = sum(len(c.ids) for c in extra)
+        alike = sum(a.ids == b.ids for a, b in zip(plain, extra, strict=True))
+        print(f"{other}: {tokens / extra_s:.1f} tok/s, identical to plain {alike}/{len(ids)}")
     plain_tokens = sum(len(c.ids) for c in plain)
     fast_tokens = sum(len(c.ids) for c in fast)
     same = sum(a.ids == b.ids for a, b in zip(plain, fast, strict=True))

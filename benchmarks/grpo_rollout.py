@@ -1,15 +1,15 @@
-"""GRPO step time with CTranslate2 rollouts (policy weights synced every step) vs TRL's own transformers generate,
-at the cpu-30min preset's grpo config (training/presets/cpu-30min.yaml), in one run.
+"""GRPO step time with lab.generation rollouts (the torch engine by default; policy weights synced every step) vs TRL's
+own transformers generate, at the cpu-30min preset's grpo config (training/presets/cpu-30min.yaml), in one run.
 
-    LAB_HOME=/tmp/scratch .venv/bin/python benchmarks/grpo_rollout.py [--steps 4] [--computes float32,int8_float32]
+    LAB_HOME=/tmp/scratch .venv/bin/python benchmarks/grpo_rollout.py [--steps 4] [--engines torch,ctranslate2]
 
 Both runs are training.grpo_job.run on the same curriculum dataset (the preset's dataset config), same seed, hard
 constraints only (no reward-model stage: it scores the same completions either way). A step's time is the wall
-time between consecutive per-step logs, so the CTranslate2 run's time includes the weight sync (also printed on
-its own, from the engine/sync_s metric). The first step of each run (warm-up, engine build) is left out.
-The old rollouts (TRL's generate) are timed too, to show their share of the old step. --computes runs one new
-run per CTranslate2 compute type (default: the rollout default, training/grpo_rollout.py). Last line: median
-step-time ratio new/old for the first compute type (below 1 = faster).
+time between consecutive per-step logs, so the new run's time includes the weight sync (also printed on its own,
+from the engine/sync_s metric). The first step of each run (warm-up, engine build) is left out. The old rollouts
+(TRL's generate) are timed too, to show their share of the old step. The per-step mean reward of both runs is
+printed (sampling differs between engines, so the curves are compared in shape, not token for token). Last line:
+median step-time ratio new/old for the first engine (below 1 = faster).
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.grpo_overhead import now, step_times  # noqa: E402
-from lab.generation.ct2_engine import COMPUTE_ENV  # noqa: E402
-from training.grpo_rollout import ROLLOUT_COMPUTE  # noqa: E402
 
 
 class StepClock:
@@ -82,13 +80,15 @@ def run_grpo(values: dict[str, Any], engine: str, work_dir: Path) -> tuple[list[
     return step_times(clock.times), syncs, metrics
 
 
+def rewards(metrics: dict) -> str:
+    return ", ".join(f"{m['reward']:.3f}" for _, m in sorted(metrics.items()) if "reward" in m)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=4, help="steps per run (the first is left out)")
     parser.add_argument("--rounds", type=int, default=1, help="old/new pairs of runs")
-    parser.add_argument(
-        "--computes", default="", help="CTranslate2 compute types to try, comma-separated (first: last line)"
-    )
+    parser.add_argument("--engines", default="torch", help="rollout engines to try, comma-separated (first: last line)")
     parser.add_argument("--preset", default=str(ROOT / "training" / "presets" / "cpu-30min.yaml"))
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -104,36 +104,37 @@ def main(argv: list[str] | None = None) -> int:
     dataset = build_dataset(parse_config(DatasetConfig, preset["dataset"]), RecordingContext(home / "dataset"))["path"]
     values = {**preset["grpo"], "dataset": dataset, "reward_model": "", "steps": args.steps, "save_every": 10**6}
     time_trl_generation()
-    computes = [c for c in args.computes.split(",") if c] or [ROLLOUT_COMPUTE]
+    engines = [e for e in args.engines.split(",") if e]
     old: list[tuple[float, float]] = []
-    new: dict[str, list[tuple[float, float]]] = {c: [] for c in computes}
-    syncs: dict[str, list[float]] = {c: [] for c in computes}
+    new: dict[str, list[tuple[float, float]]] = {e: [] for e in engines}
+    syncs: dict[str, list[float]] = {e: [] for e in engines}
     for r in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="old_", dir=home) as work:
-            times = run_grpo(values, "transformers", Path(work))[0]
+            times, _, metrics = run_grpo(values, "transformers", Path(work))
             old += times
         print(f"round {r + 1}: old s/step {', '.join(f'{w:.1f} ({c:.1f} CPU)' for w, c in times)}", flush=True)
         print(f"round {r + 1}: old rollout s {', '.join(f'{t:.1f}' for t in OLD_ROLLOUT_SECONDS[-len(times) :])}")
-        for compute in computes:
-            os.environ[COMPUTE_ENV] = compute
+        print(f"round {r + 1}: old reward {rewards(metrics)}")
+        for engine in engines:
             with tempfile.TemporaryDirectory(prefix="new_", dir=home) as work:
-                times, sync, metrics = run_grpo(values, "ctranslate2", Path(work))
-            new[compute] += times
-            syncs[compute] += sync[1:]  # the first "sync" is the engine's first build
+                times, sync, metrics = run_grpo(values, engine, Path(work))
+            new[engine] += times
+            syncs[engine] += sync[1:]  # the first "sync" is the engine's first build
             gen = [m["engine/generate_s"] for _, m in sorted(metrics.items()) if "engine/generate_s" in m][1:]
-            print(f"round {r + 1}: new {compute} s/step {', '.join(f'{w:.1f} ({c:.1f} CPU)' for w, c in times)}")
-            print(f"round {r + 1}: new {compute} rollout s {', '.join(f'{t:.1f}' for t in gen)}", flush=True)
+            print(f"round {r + 1}: new {engine} s/step {', '.join(f'{w:.1f} ({c:.1f} CPU)' for w, c in times)}")
+            print(f"round {r + 1}: new {engine} rollout s {', '.join(f'{t:.1f}' for t in gen)}", flush=True)
+            print(f"round {r + 1}: new {engine} reward {rewards(metrics)}")
     print(f"config: {args.preset} grpo section, hard constraints only, {os.cpu_count()} CPUs")
     old_wall, old_cpu = statistics.median(w for w, _ in old), statistics.median(c for _, c in old)
     print(f"old (TRL generate): median {old_wall:.2f} s/step ({old_cpu:.2f} CPU)")
-    for compute in computes:
-        wall, cpu = statistics.median(w for w, _ in new[compute]), statistics.median(c for _, c in new[compute])
-        sync = statistics.median(syncs[compute] or [0.0])
+    for engine in engines:
+        wall, cpu = statistics.median(w for w, _ in new[engine]), statistics.median(c for _, c in new[engine])
+        sync = statistics.median(syncs[engine] or [0.0])
         print(
-            f"new ({compute}): median {wall:.2f} s/step ({cpu:.2f} CPU), weight sync {sync:.2f} s/step, "
+            f"new ({engine}): median {wall:.2f} s/step ({cpu:.2f} CPU), weight sync {sync:.2f} s/step, "
             f"ratio new/old {wall / old_wall:.3f} (CPU {cpu / old_cpu:.3f})"
         )
-    first = computes[0]
+    first = engines[0]
     print(f"step_time_ratio_new_over_old {statistics.median(w for w, _ in new[first]) / old_wall:.3f} ({first})")
     return 0
 

@@ -1,4 +1,4 @@
-"""Greedy batched generation for evaluation: lab.generation's engines (CTranslate2 on CPU, else transformers)
+"""Greedy batched generation for evaluation: lab.generation's engines (the torch engine on CPU, else transformers)
 everywhere, vLLM when it and CUDA exist.
 
 Both return the responses and their generated token counts (exact, from the engine's ids).
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from lab.errors import LabError
 
-BACKENDS = ("auto", "transformers", "ctranslate2", "vllm")
+BACKENDS = ("auto", "transformers", "torch", "ctranslate2", "vllm")
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ class Generator(Protocol):
 
 
 def resolve_backend(backend: str) -> str:
-    """'auto' -> vllm when vLLM and a CUDA device are present, else lab.generation's choice (CTranslate2 on CPU
-    when installed, transformers otherwise or when LAB_GENERATION_ENGINE=transformers); refuses vLLM without
-    CUDA, and runs a missing CTranslate2 as transformers (logged)."""
+    """'auto' -> vllm when vLLM and a CUDA device are present, else lab.generation's choice (the torch engine on
+    CPU, transformers on a GPU or when LAB_GENERATION_ENGINE=transformers); refuses vLLM without CUDA, and runs a
+    missing CTranslate2 as transformers (logged)."""
     from lab.generation import resolve_engine, vllm_available
     from lab.generation.engine import ctranslate2_available
 
@@ -53,7 +53,7 @@ def resolve_backend(backend: str) -> str:
 
 
 class LocalGenerator:
-    """lab.generation on a model loaded by lab.models: `engine` is 'ctranslate2' or 'transformers'."""
+    """lab.generation on a model loaded by lab.models: `engine` is 'torch', 'ctranslate2' or 'transformers'."""
 
     def __init__(self, spec: str, batch_size: int, trust_remote_code: bool = False, engine: str = "transformers"):
         from lab.models import load_model

@@ -323,7 +323,7 @@ def generate_batch(
 ) -> list[str]:
     """Responses (new text only) for each prompt, sent as a user chat turn; temperature 0 means greedy.
 
-    Runs on lab.generation's engine (CTranslate2 on CPU when installed; LAB_GENERATION_ENGINE=transformers forces
+    Runs on lab.generation's engine (the torch engine on CPU; LAB_GENERATION_ENGINE=transformers forces
     plain transformers `generate`, which is also the fall-back).
     """
     from lab.generation import Sampling, generate_texts
@@ -420,7 +420,7 @@ def stream_generate(
 
     sampling = Sampling(int(max_new_tokens), float(temperature), float(top_p), seed=seed)
     fast = stream_texts(loaded, batch["input_ids"][0].tolist(), sampling, stop=stop)  # one prompt: no padding
-    if fast is not None:  # lab.generation's fast engine (CTranslate2); plain transformers streams below
+    if fast is not None:  # lab.generation's fast engine (torch engine on CPU); plain transformers streams below
         yield from fast
         return
     kwargs = _generation_kwargs(loaded, max_new_tokens, temperature, top_p)

@@ -1,5 +1,7 @@
-"""lab.generation on the tiny model: CTranslate2 and transformers agree on greedy tokens, the conversion cache,
-the policy weight sync GRPO uses, and the fall-back to transformers when the fast engine is missing or fails."""
+"""lab.generation's CTranslate2 engine on the tiny model ($LAB_GENERATION_ENGINE=ctranslate2 here, so "auto" is
+CTranslate2; the default torch engine has tests/test_torch_engine.py): CTranslate2 and transformers agree on greedy
+tokens, the conversion cache, the policy weight sync GRPO uses, and the fall-back to transformers when the fast
+engine is missing or fails."""
 
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ PROMPTS = ["Write a short poem about the sea.", "Hi", "Explain photosynthesis in
 
 
 @pytest.fixture(autouse=True)
-def fresh_engines(lab_home: Path):
+def fresh_engines(lab_home: Path, monkeypatch: pytest.MonkeyPatch):
     from lab.models import clear_model_cache
 
+    monkeypatch.setenv("LAB_GENERATION_ENGINE", "ctranslate2")
     forget_engines()
     clear_model_cache()
     yield
@@ -72,7 +75,7 @@ def test_generate_batch_uses_the_fast_engine_and_matches_the_forced_plain_path(
     assert engine_for(loaded).name == "transformers"
     assert generate_batch(loaded, PROMPTS, max_new_tokens=16) == fast
     # Sampling honours the seed on the fast path too.
-    monkeypatch.delenv("LAB_GENERATION_ENGINE")
+    monkeypatch.setenv("LAB_GENERATION_ENGINE", "ctranslate2")
     first = generate_batch(loaded, PROMPTS, max_new_tokens=16, temperature=1.0, seed=7)
     assert generate_batch(loaded, PROMPTS, max_new_tokens=16, temperature=1.0, seed=7) == first
     assert generate_batch(loaded, PROMPTS, max_new_tokens=16, temperature=1.0, seed=8) != first
@@ -244,7 +247,7 @@ def test_failing_rollouts_fall_back_to_trl_generate_with_a_log_line(
     ctx = RecordingContext(tmp_path / "run")
     with caplog.at_level(logging.WARNING, logger="training.grpo_rollout"):
         assert run(parse_config(GRPOJobConfig, values), ctx)["steps"] == 1
-    assert "CTranslate2 rollouts failed" in caplog.text and "simulated conversion failure" in caplog.text
+    assert "ctranslate2 rollouts failed" in caplog.text and "simulated conversion failure" in caplog.text
     assert "engine/sync_s" not in ctx.metrics[1] and ctx.metrics[1]["completions/mean_length"] > 0
 
 

@@ -145,10 +145,11 @@ def reward_function(config: GRPOJobConfig) -> tuple[Any, Any]:
 
 
 def rollout_func(config: GRPOJobConfig, use_vllm: bool) -> Any:
-    """CTranslate2 rollouts (training/grpo_rollout.py) where they apply, else None: TRL generates itself."""
-    from training.grpo_rollout import EngineRollout, wants_engine_rollouts
+    """lab.generation rollouts (training/grpo_rollout.py) where they apply, else None: TRL generates itself."""
+    from training.grpo_rollout import EngineRollout, rollout_engine
 
-    return EngineRollout() if wants_engine_rollouts(config.generation_engine, use_vllm, config.num_processes) else None
+    engine = rollout_engine(config.generation_engine, use_vllm, config.num_processes)
+    return EngineRollout(engine) if engine else None
 
 
 def resume_checkpoint(ctx: JobContext, output_dir: Path) -> Path | None:

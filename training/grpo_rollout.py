@@ -1,4 +1,4 @@
-"""GRPO rollouts on lab.generation's CTranslate2 engine, through TRL's `rollout_func`.
+"""GRPO rollouts on a lab.generation engine (the torch engine or CTranslate2), through TRL's `rollout_func`.
 
 Before each step's generation the policy's current weights (LoRA merged, the policy untouched) are converted into
 the engine; that sync and the generation are timed and logged with the step's metrics (engine/sync_s,
@@ -20,7 +20,8 @@ _SEED_STRIDE = 1_000_003  # distinct sampling seeds per (seed, step), the same a
 class EngineRollout:
     """A TRL rollout_func: `rollout(prompts, trainer) -> {"prompt_ids", "completion_ids", "logprobs"}`."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine_name: str = "torch") -> None:
+        self.engine_name = engine_name
         self.engine: Any = None
         self.synced_step: int | None = None
         self.failed = False
@@ -32,23 +33,23 @@ class EngineRollout:
                 return self._rollout(prompt_ids, trainer)
             except Exception as error:  # the fast path must never stop training
                 self.failed, self.engine = True, None
-                log.warning("generation: CTranslate2 rollouts failed (%r); using TRL's transformers generate", error)
+                log.warning(
+                    "generation: %s rollouts failed (%r); using TRL's transformers generate", self.engine_name, error
+                )
         completion_ids, logprobs = trainer._generate_single_turn(prompt_ids, images, fields, trainer.num_generations)
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": logprobs}
 
     def _rollout(self, prompt_ids: list[list[int]], trainer: Any) -> dict[str, Any]:
         from lab.generation import Sampling
-        from lab.generation.ct2_engine import CTranslate2Engine, compute_type
 
         if getattr(trainer, "min_p", None):  # before the weight sync: nothing to convert for a step TRL takes over
-            raise NotImplementedError("min_p sampling has no CTranslate2 equivalent")
+            raise NotImplementedError("min_p sampling is not implemented by lab.generation's engines")
         step = int(trainer.state.global_step)
         policy = trainer.accelerator.unwrap_model(trainer.model)
         tokenizer = trainer.processing_class
         started = time.monotonic()
         if self.engine is None:
-            # float32 unless LAB_GENERATION_COMPUTE_TYPE (e.g. int8_float32: an int8 copy of the policy)
-            self.engine = CTranslate2Engine.from_model(policy, tokenizer, list(trainer.eos_token_ids), compute_type())
+            self.engine = _engine_class(self.engine_name).from_model(policy, tokenizer, list(trainer.eos_token_ids))
         elif self.synced_step != step:
             self.engine.reload_from(policy, tokenizer)
         self.synced_step = step
@@ -71,8 +72,23 @@ class EngineRollout:
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": None}
 
 
-def wants_engine_rollouts(generation_engine: str, use_vllm: bool, num_processes: int) -> bool:
-    """CTranslate2 rollouts replace TRL's generate only in a single CPU process without vLLM."""
+def _engine_class(name: str) -> Any:
+    if name == "ctranslate2":
+        # float32 unless LAB_GENERATION_COMPUTE_TYPE (e.g. int8_float32: an int8 copy of the policy)
+        from lab.generation.ct2_engine import CTranslate2Engine
+
+        return CTranslate2Engine
+    from lab.generation.torch_engine import TorchEngine
+
+    return TorchEngine
+
+
+def rollout_engine(generation_engine: str, use_vllm: bool, num_processes: int) -> str | None:
+    """The lab.generation engine that replaces TRL's generate ('torch' or 'ctranslate2'), or None for TRL's own:
+    only in a single CPU process without vLLM."""
     from lab.generation import resolve_engine
 
-    return not use_vllm and num_processes == 1 and resolve_engine(generation_engine) == "ctranslate2"
+    if use_vllm or num_processes != 1:
+        return None
+    name = resolve_engine(generation_engine)
+    return name if name in ("torch", "ctranslate2") else None

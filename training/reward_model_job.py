@@ -64,7 +64,8 @@ class RewardModelConfig:
     generation_batch_size: int = field(
         default=64,
         metadata={
-            "help": "Prompts generated together (64 suits CTranslate2; plain transformers was fastest at 16).",
+            "help": "Prompts generated together (the torch engine's slots: 64 keeps its matrix products large; plain "
+            "transformers was fastest at 16).",
             "min": 1,
             "max": 4096,
         },

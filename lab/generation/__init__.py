@@ -1,7 +1,8 @@
 """One generation module for every caller (evaluate, reward-model pairs, generate jobs, playground, arena, GRPO).
 
-`engine.py` chooses the engine (CTranslate2 on CPU, plain transformers otherwise or when forced with
-LAB_GENERATION_ENGINE=transformers) and falls back to transformers when the fast engine is missing or fails.
+`engine.py` chooses the engine (on CPU `torch_engine.py`: the model's own weights with continuous batching;
+CTranslate2 on request; plain transformers on a GPU or when forced with LAB_GENERATION_ENGINE=transformers) and
+falls back to transformers when the fast engine cannot run the model or fails.
 """
 
 from lab.generation.engine import (

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from lab.errors import LabError
 
 ENGINE_ENV = "LAB_GENERATION_ENGINE"
-ENGINES = ("auto", "ctranslate2", "transformers")
+ENGINES = ("auto", "torch", "ctranslate2", "transformers")
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +64,16 @@ class Engine(Protocol):
 
 
 def resolve_engine(choice: str | None = None) -> str:
-    """'auto' (the default, or $LAB_GENERATION_ENGINE) -> 'ctranslate2' when it is installed and there is no
-    CUDA GPU (on a GPU, plain transformers or vLLM is faster), else 'transformers'."""
+    """'auto' (the default, or $LAB_GENERATION_ENGINE) -> 'torch' (lab.generation.torch_engine: continuous batching
+    on the model's own weights) when there is no CUDA GPU (on a GPU, plain transformers or vLLM is faster), else
+    'transformers'. A model the torch engine cannot run falls back to transformers (engine_for)."""
     explicit = (choice or "").strip().lower()
     text = (explicit if explicit not in ("", "auto") else os.environ.get(ENGINE_ENV, "")).strip().lower() or "auto"
     if text not in ENGINES:
         raise LabError(f"must be one of {', '.join(ENGINES)}, got {text!r}", field="generation_engine")
     if text != "auto":
         return text
-    return "ctranslate2" if ctranslate2_available() and not _cuda() else "transformers"
+    return "transformers" if _cuda() else "torch"
 
 
 def ctranslate2_available() -> bool:
@@ -148,6 +149,10 @@ def engine_for(loaded: Any, choice: str | None = None) -> Engine:
 
 
 def _build(name: str, loaded: Any) -> Engine:
+    if name == "torch":
+        from lab.generation.torch_engine import TorchEngine
+
+        return TorchEngine.for_loaded(loaded)
     if name == "ctranslate2":
         from lab.generation.ct2_engine import CTranslate2Engine
 

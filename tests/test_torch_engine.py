@@ -1,0 +1,294 @@
+"""lab.generation.torch_engine against transformers (the library it re-implements the forward pass of): logits,
+greedy tokens with slots refilled, end tokens, repetition penalty, sampling by seed, LoRA weight sync, GQA and
+q/k/v biases (Qwen2), streaming, the fall-back for a model it cannot run, and GRPO rollouts on it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from lab.generation import Sampling, forget_engines, generate_completions, prompt_token_ids
+from lab.generation.torch_engine import TorchEngine, UnsupportedModel
+from tests.recording_context import RecordingContext
+
+PROMPTS = [
+    "Write a short poem about the sea.",
+    "Hi",
+    "Explain photosynthesis in simple words for a child, please.",
+    "Answer in JSON.",
+    "The quick brown fox jumps over the lazy dog, twice: the quick brown fox jumps over the lazy dog.",
+]
+
+
+@pytest.fixture(autouse=True)
+def fresh_engines(lab_home: Path):
+    from lab.models import clear_model_cache
+
+    forget_engines()
+    clear_model_cache()
+    yield
+    forget_engines()
+    clear_model_cache()
+
+
+class _Loaded:
+    """What lab.generation needs of a lab.models.LoadedModel."""
+
+    def __init__(self, model, tokenizer, path: Path) -> None:
+        self.model, self.tokenizer, self.path = model, tokenizer, path
+
+
+def _model(tiny_model_dir: Path, kind: str = "llama", seed: int = 0):
+    """A random model on the tiny tokenizer: 'llama' with grouped-query attention (4 heads, 2 kv heads), or
+    'qwen2' (q/k/v biases). A larger init than the default makes greedy choices clear-cut."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    common = {
+        "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
+        "initializer_range": 0.2, "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id, "tie_word_embeddings": kind == "llama",
+    }  # fmt: skip
+    torch.manual_seed(seed)
+    model = (
+        LlamaForCausalLM(LlamaConfig(**common, rope_theta=500.0))
+        if kind == "llama"
+        else Qwen2ForCausalLM(Qwen2Config(**common))
+    )
+    if kind == "qwen2":
+        with torch.no_grad():  # biases start at zero: make them matter
+            for layer in model.model.layers:
+                for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                    proj.bias.normal_(0, 0.5)
+    model.eval()
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return _Loaded(model, tokenizer, tiny_model_dir)
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+def test_prompt_logits_equal_transformers(tiny_model_dir: Path, kind: str) -> None:
+    import torch
+
+    loaded = _model(tiny_model_dir, kind)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS[:2])[0]
+    engine = TorchEngine.for_loaded(loaded)
+    from lab.generation.torch_engine import _Run
+
+    with torch.inference_mode():
+        run = _Run(engine, engine.weights, [ids], Sampling(4), 1)
+        ours = run._prefill([0], [ids])[0]
+        theirs = loaded.model(torch.tensor([ids])).logits[0, -1]
+        assert torch.allclose(ours, theirs, atol=1e-5), (ours - theirs).abs().max()
+        # One decoding step from the cache gives transformers' logits for the prompt plus that token.
+        run.last[0] = 7
+        stepped = run._step(torch.tensor([0]))[0]
+        theirs = loaded.model(torch.tensor([[*ids, 7]])).logits[0, -1]
+        assert torch.allclose(stepped, theirs, atol=1e-5), (stepped - theirs).abs().max()
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+def test_greedy_tokens_equal_transformers_with_slots_refilled(tiny_model_dir: Path, kind: str) -> None:
+    loaded = _model(tiny_model_dir, kind)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+    greedy = Sampling(max_new_tokens=20)
+    plain = generate_completions(loaded, ids, greedy, batch_size=1, choice="transformers")
+    for slots in (1, 2, 5):  # 2 slots: prompts wait, finished slots are refilled, then the batch is compacted
+        assert generate_completions(loaded, ids, greedy, batch_size=slots, choice="torch") == plain
+
+
+def test_the_cache_budget_caps_the_slots_not_the_answers(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.generation import torch_engine
+
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+    greedy = Sampling(max_new_tokens=12)
+    expected = generate_completions(loaded, ids, greedy, batch_size=5, choice="torch")
+    longest = max(len(i) for i in ids) + 12
+    # layers x (keys, values) x kv heads x head dim x 4 bytes per position: room for two slots
+    monkeypatch.setattr(torch_engine, "CACHE_BYTES", 2 * longest * 2 * 2 * 2 * 8 * 4)
+    engine = torch_engine.TorchEngine.for_loaded(loaded)
+    assert torch_engine._Run(engine, engine.weights, ids, greedy, 5).slots == 2
+    assert engine.generate(ids, greedy, 5) == expected
+
+
+def test_a_repeated_prompt_is_prefilled_once_and_its_copies_decode_on_their_own(tiny_model_dir: Path) -> None:
+    from lab.generation.torch_engine import _Run
+
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS[:2]) * 4  # GRPO's layout: each prompt once per completion
+    greedy = Sampling(max_new_tokens=12)
+    plain = generate_completions(loaded, ids, greedy, batch_size=1, choice="transformers")
+    prefilled: list[int] = []
+    original = _Run._prefill
+
+    def counting(self, slots, prompts):
+        prefilled.extend(len(p) for p in prompts)
+        return original(self, slots, prompts)
+
+    _Run._prefill = counting
+    try:
+        assert generate_completions(loaded, ids, greedy, batch_size=8, choice="torch") == plain
+        assert len(prefilled) == 2
+        sampled = generate_completions(loaded, ids, Sampling(12, temperature=1.0, seed=1), 8, "torch")
+    finally:
+        _Run._prefill = original
+    assert len({c.ids for c in sampled[0::2]}) > 1  # the copies of one prompt are sampled independently
+
+
+def test_both_engines_stop_right_before_the_same_end_token(tiny_model_dir: Path) -> None:
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+    greedy = Sampling(max_new_tokens=16)
+    first = generate_completions(loaded, ids, greedy, batch_size=1, choice="transformers")
+    stop_token = first[0].ids[4]
+    loaded.model.generation_config.eos_token_id = [loaded.tokenizer.eos_token_id, stop_token]
+    plain = generate_completions(loaded, ids, greedy, batch_size=1, choice="transformers")
+    fast = generate_completions(loaded, ids, greedy, batch_size=2, choice="torch")
+    assert fast == plain
+    cut = first[0].ids.index(stop_token)
+    assert plain[0].ids == first[0].ids[:cut] and plain[0].end_id == stop_token
+    assert any(not c.stopped and len(c.ids) == 16 for c in plain)  # others ran to the limit: both kinds covered
+
+
+def test_repetition_penalty_as_transformers_applies_it(tiny_model_dir: Path) -> None:
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+    penalised = Sampling(max_new_tokens=16, repetition_penalty=1.8)
+    plain = generate_completions(loaded, ids, penalised, batch_size=1, choice="transformers")
+    assert generate_completions(loaded, ids, penalised, batch_size=3, choice="torch") == plain
+    assert plain != generate_completions(loaded, ids, Sampling(max_new_tokens=16), batch_size=1, choice="transformers")
+
+
+def test_sampling_follows_the_seed_and_degenerate_settings_are_greedy(tiny_model_dir: Path) -> None:
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+
+    def sample(**kwargs):
+        return generate_completions(loaded, ids, Sampling(max_new_tokens=12, **kwargs), batch_size=2, choice="torch")
+
+    first = sample(temperature=1.0, seed=7)
+    assert sample(temperature=1.0, seed=7) == first
+    assert sample(temperature=1.0, seed=8) != first
+    greedy = sample()
+    assert sample(temperature=1.0, top_k=1, seed=3) == greedy
+    assert sample(temperature=1.0, top_p=1e-6, seed=3) == greedy
+
+
+def test_stream_yields_the_batch_tokens_and_stops_when_closed(tiny_model_dir: Path) -> None:
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS[:1])
+    engine = TorchEngine.for_loaded(loaded)
+    greedy = Sampling(max_new_tokens=12)
+    assert tuple(engine.stream(ids[0], greedy)) == engine.generate(ids, greedy, 1)[0].ids
+    tokens = engine.stream(ids[0], greedy)
+    taken = [next(tokens), next(tokens)]
+    tokens.close()
+    assert tuple(taken) == engine.generate(ids, greedy, 1)[0].ids[:2]
+
+
+def test_weight_sync_after_a_training_step_changes_the_engine_like_the_policy(tiny_model_dir: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    loaded = _model(tiny_model_dir)
+    policy = get_peft_model(
+        loaded.model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    )
+    tokenizer = loaded.tokenizer
+    prompt_ids = prompt_token_ids(tokenizer, PROMPTS)
+    greedy = Sampling(max_new_tokens=12)
+
+    def policy_tokens():
+        as_loaded = _Loaded(policy, tokenizer, tiny_model_dir)
+        return [c.ids for c in generate_completions(as_loaded, prompt_ids, greedy, 1, "transformers")]
+
+    engine = TorchEngine.from_model(policy, tokenizer)
+    before = policy_tokens()
+    assert [c.ids for c in engine.generate(prompt_ids, greedy, 2)] == before
+    base_weights = {k: v.clone() for k, v in policy.state_dict().items() if "lora_" not in k}
+
+    optimizer = torch.optim.SGD([p for p in policy.parameters() if p.requires_grad], lr=5.0)
+    target = (before[0][0] + 1) % policy.config.vocab_size
+    logits = policy(torch.tensor([prompt_ids[0]])).logits[0, -1]
+    torch.nn.functional.cross_entropy(logits[None], torch.tensor([target])).backward()
+    optimizer.step()
+    after = policy_tokens()
+    assert after != before
+    assert [c.ids for c in engine.generate(prompt_ids, greedy, 2)] == before  # not synced yet
+    assert engine.reload_from(policy, tokenizer) > 0
+    assert [c.ids for c in engine.generate(prompt_ids, greedy, 2)] == after
+    for name, value in policy.state_dict().items():  # merged into a copy: the policy's base weights are untouched
+        if name in base_weights:
+            assert torch.equal(value, base_weights[name]), name
+
+
+def test_a_model_the_engine_cannot_run_falls_back_to_transformers_with_a_log_line(
+    tiny_model_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lab.generation import engine_for
+
+    loaded = _model(tiny_model_dir)
+    loaded.model.config.rope_parameters = {"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0}
+    with pytest.raises(UnsupportedModel, match="rotary"):
+        TorchEngine.for_loaded(loaded)
+    with caplog.at_level(logging.WARNING, logger="lab.generation.engine"):
+        assert engine_for(loaded, "torch").name == "transformers"
+    assert "torch engine unavailable" in caplog.text and "rotary" in caplog.text
+
+
+def test_a_failing_engine_falls_back_to_transformers_with_a_log_line(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+    expected = generate_completions(loaded, ids, Sampling(8), 1, "transformers")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated engine crash")
+
+    monkeypatch.setattr(TorchEngine, "generate", broken)
+    with caplog.at_level(logging.WARNING, logger="lab.generation.engine"):
+        assert generate_completions(loaded, ids, Sampling(8), 1, "torch") == expected
+    assert "torch engine failed" in caplog.text and "simulated engine crash" in caplog.text
+
+
+def test_auto_is_the_torch_engine_on_cpu_and_the_env_var_forces_transformers(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lab.generation import engine_for
+    from lab.models import generate_batch, load_model
+
+    loaded = load_model(str(tiny_model_dir))
+    assert engine_for(loaded).name == "torch"
+    fast = generate_batch(loaded, PROMPTS, max_new_tokens=16)
+    monkeypatch.setenv("LAB_GENERATION_ENGINE", "transformers")
+    assert engine_for(loaded).name == "transformers"
+    assert generate_batch(loaded, PROMPTS, max_new_tokens=16) == fast
+
+
+def test_grpo_steps_roll_out_on_the_torch_engine_and_log_the_sync(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from training.dataset_job import DatasetConfig
+    from training.dataset_job import run as run_dataset
+    from training.grpo_job import GRPOJobConfig, run
+    from training.registry import parse_config
+
+    dataset = run_dataset(
+        parse_config(DatasetConfig, {"num_tasks": 4, "max_constraints": 2, "math_ratio": 0.0}),
+        RecordingContext(tmp_path / "ds"),
+    )["path"]
+    values = {
+        "dataset": str(dataset), "model": str(tiny_model_dir), "steps": 2, "prompts_per_step": 2, "group_size": 2,
+        "max_completion_length": 8, "save_every": 2, "sample_every": 1, "samples_per_log": 2, "learning_rate": 1e-3,
+        "generation_engine": "torch",
+    }  # fmt: skip
+    ctx = RecordingContext(tmp_path / "run")
+    assert run(parse_config(GRPOJobConfig, values), ctx)["steps"] == 2
+    for step in (1, 2):
+        assert ctx.metrics[step]["engine/sync_s"] > 0, ctx.metrics[step]
+        assert ctx.metrics[step]["engine/generate_s"] > 0
+        assert ctx.metrics[step]["completions/mean_length"] > 0
