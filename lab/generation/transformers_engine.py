@@ -7,6 +7,9 @@ from typing import Any
 
 from lab.generation.engine import Completion, Sampling, end_token_ids
 
+# On CPU, static batches beyond this were measured slower per token (a batch runs until its longest answer ends).
+CPU_BATCH = 16
+
 
 class TransformersEngine:
     name = "transformers"
@@ -28,6 +31,8 @@ class TransformersEngine:
             config.repetition_penalty = sampling.repetition_penalty
         _seed(sampling.seed)
         size = max(1, int(batch_size))
+        if model.device.type == "cpu":
+            size = min(size, CPU_BATCH)
         completions: list[Completion] = []
         for start in range(0, len(prompt_ids), size):
             chunk = [list(ids) for ids in prompt_ids[start : start + size]]
