@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.generation import Sampling, forget_engines, generate_completions, prompt_token_ids
+from lab.generation import Completion, Sampling, forget_engines, generate_completions, prompt_token_ids
 from lab.generation.torch_engine import TorchEngine, UnsupportedModel
 from tests.recording_context import RecordingContext
 
@@ -40,9 +40,15 @@ class _Loaded:
         self.model, self.tokenizer, self.path = model, tokenizer, path
 
 
+def _torch(loaded, ids, sampling: Sampling, slots: int):
+    """The torch engine itself (not through generate_completions, whose fall-back would hide a failure)."""
+    return TorchEngine.for_loaded(loaded).generate(ids, sampling, slots)
+
+
 def _model(tiny_model_dir: Path, kind: str = "llama", seed: int = 0):
-    """A random model on the tiny tokenizer: 'llama' with grouped-query attention (4 heads, 2 kv heads), or
-    'qwen2' (q/k/v biases). A larger init than the default makes greedy choices clear-cut."""
+    """A random model on the tiny tokenizer: 'llama' with grouped-query attention (4 heads, 2 kv heads),
+    'llama-bias' (attention biases on q, k, v and o) or 'qwen2' (q/k/v biases). A larger init than the default
+    makes greedy choices clear-cut."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
@@ -51,18 +57,18 @@ def _model(tiny_model_dir: Path, kind: str = "llama", seed: int = 0):
         "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 512,
         "initializer_range": 0.2, "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id, "tie_word_embeddings": kind == "llama",
+        "pad_token_id": tokenizer.pad_token_id, "tie_word_embeddings": kind != "qwen2",
     }  # fmt: skip
     torch.manual_seed(seed)
-    model = (
-        LlamaForCausalLM(LlamaConfig(**common, rope_theta=500.0))
-        if kind == "llama"
-        else Qwen2ForCausalLM(Qwen2Config(**common))
-    )
     if kind == "qwen2":
-        with torch.no_grad():  # biases start at zero: make them matter
-            for layer in model.model.layers:
-                for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+        model = Qwen2ForCausalLM(Qwen2Config(**common))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(**common, rope_theta=500.0, attention_bias=kind == "llama-bias"))
+    with torch.no_grad():  # biases start at zero: make them matter
+        for layer in model.model.layers:
+            attn = layer.self_attn
+            for proj in (attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj):
+                if proj.bias is not None:
                     proj.bias.normal_(0, 0.5)
     model.eval()
     model.generation_config.eos_token_id = tokenizer.eos_token_id
@@ -70,7 +76,7 @@ def _model(tiny_model_dir: Path, kind: str = "llama", seed: int = 0):
     return _Loaded(model, tokenizer, tiny_model_dir)
 
 
-@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+@pytest.mark.parametrize("kind", ["llama", "llama-bias", "qwen2"])
 def test_prompt_logits_equal_transformers(tiny_model_dir: Path, kind: str) -> None:
     import torch
 
@@ -91,14 +97,14 @@ def test_prompt_logits_equal_transformers(tiny_model_dir: Path, kind: str) -> No
         assert torch.allclose(stepped, theirs, atol=1e-5), (stepped - theirs).abs().max()
 
 
-@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+@pytest.mark.parametrize("kind", ["llama", "llama-bias", "qwen2"])
 def test_greedy_tokens_equal_transformers_with_slots_refilled(tiny_model_dir: Path, kind: str) -> None:
     loaded = _model(tiny_model_dir, kind)
     ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
     greedy = Sampling(max_new_tokens=20)
     plain = generate_completions(loaded, ids, greedy, batch_size=1, choice="transformers")
     for slots in (1, 2, 5):  # 2 slots: prompts wait, finished slots are refilled, then the batch is compacted
-        assert generate_completions(loaded, ids, greedy, batch_size=slots, choice="torch") == plain
+        assert _torch(loaded, ids, greedy, slots) == plain
 
 
 def test_the_cache_budget_caps_the_slots_not_the_answers(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,9 +138,12 @@ def test_a_repeated_prompt_is_prefilled_once_and_its_copies_decode_on_their_own(
 
     _Run._prefill = counting
     try:
-        assert generate_completions(loaded, ids, greedy, batch_size=8, choice="torch") == plain
+        assert _torch(loaded, ids, greedy, 8) == plain
         assert len(prefilled) == 2
-        sampled = generate_completions(loaded, ids, Sampling(12, temperature=1.0, seed=1), 8, "torch")
+        penalised = Sampling(max_new_tokens=12, repetition_penalty=1.8)  # each copy keeps its own seen tokens
+        expected = generate_completions(loaded, ids, penalised, batch_size=1, choice="transformers")
+        assert _torch(loaded, ids, penalised, 3) == expected  # 3 slots: copies, refills and a compaction
+        sampled = _torch(loaded, ids, Sampling(12, temperature=1.0, seed=1), 8)
     finally:
         _Run._prefill = original
     assert len({c.ids for c in sampled[0::2]}) > 1  # the copies of one prompt are sampled independently
@@ -148,8 +157,7 @@ def test_both_engines_stop_right_before_the_same_end_token(tiny_model_dir: Path)
     stop_token = first[0].ids[4]
     loaded.model.generation_config.eos_token_id = [loaded.tokenizer.eos_token_id, stop_token]
     plain = generate_completions(loaded, ids, greedy, batch_size=1, choice="transformers")
-    fast = generate_completions(loaded, ids, greedy, batch_size=2, choice="torch")
-    assert fast == plain
+    assert _torch(loaded, ids, greedy, 2) == plain
     cut = first[0].ids.index(stop_token)
     assert plain[0].ids == first[0].ids[:cut] and plain[0].end_id == stop_token
     assert any(not c.stopped and len(c.ids) == 16 for c in plain)  # others ran to the limit: both kinds covered
@@ -160,8 +168,13 @@ def test_repetition_penalty_as_transformers_applies_it(tiny_model_dir: Path) -> 
     ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
     penalised = Sampling(max_new_tokens=16, repetition_penalty=1.8)
     plain = generate_completions(loaded, ids, penalised, batch_size=1, choice="transformers")
-    assert generate_completions(loaded, ids, penalised, batch_size=3, choice="torch") == plain
+    assert _torch(loaded, ids, penalised, 3) == plain
     assert plain != generate_completions(loaded, ids, Sampling(max_new_tokens=16), batch_size=1, choice="transformers")
+    # The checkpoint's own repetition_penalty applies when the caller sets none, as in transformers' generate.
+    loaded.model.generation_config.repetition_penalty = 1.8
+    default = Sampling(max_new_tokens=16)
+    assert generate_completions(loaded, ids, default, batch_size=1, choice="transformers") == plain
+    assert _torch(loaded, ids, default, 3) == plain
 
 
 def test_sampling_follows_the_seed_and_degenerate_settings_are_greedy(tiny_model_dir: Path) -> None:
@@ -169,7 +182,7 @@ def test_sampling_follows_the_seed_and_degenerate_settings_are_greedy(tiny_model
     ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
 
     def sample(**kwargs):
-        return generate_completions(loaded, ids, Sampling(max_new_tokens=12, **kwargs), batch_size=2, choice="torch")
+        return _torch(loaded, ids, Sampling(max_new_tokens=12, **kwargs), 2)
 
     first = sample(temperature=1.0, seed=7)
     assert sample(temperature=1.0, seed=7) == first
@@ -225,6 +238,70 @@ def test_weight_sync_after_a_training_step_changes_the_engine_like_the_policy(ti
     for name, value in policy.state_dict().items():  # merged into a copy: the policy's base weights are untouched
         if name in base_weights:
             assert torch.equal(value, base_weights[name]), name
+
+
+def test_the_first_token_and_no_token(tiny_model_dir: Path) -> None:
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+    one = Sampling(max_new_tokens=1)
+    assert _torch(loaded, ids, one, 2) == generate_completions(loaded, ids, one, 1, "transformers")
+    assert all(len(c.ids) == 1 for c in _torch(loaded, ids, one, 2))
+    assert _torch(loaded, ids, Sampling(max_new_tokens=0), 2) == [Completion(()) for _ in ids]
+    # Every answer ends at its first token: slots are freed and refilled before any decoding step.
+    first = _torch(loaded, ids, one, 2)
+    loaded.model.generation_config.eos_token_id = sorted({c.ids[0] for c in first})
+    ended = _torch(loaded, ids, Sampling(max_new_tokens=8), 2)
+    assert all(c.ids == () and c.end_id == f.ids[0] for c, f in zip(ended, first, strict=True))
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"temperature": 0.7},
+        {"temperature": 1.3, "top_k": 5},
+        {"temperature": 1.0, "top_p": 0.6},
+        {"temperature": 0.8, "top_k": 20, "top_p": 0.9, "repetition_penalty": 1.4},
+    ],
+)
+def test_sampling_scores_equal_transformers_logits_processors(tiny_model_dir: Path, settings: dict) -> None:
+    import torch
+    from transformers import (
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
+    from lab.generation.torch_engine import _Run
+
+    loaded = _model(tiny_model_dir)
+    engine = TorchEngine.for_loaded(loaded)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS[:3])
+    sampling = Sampling(max_new_tokens=4, **settings)
+    run = _Run(engine, engine.weights, ids, sampling, 3)
+    vocab = engine.weights.lm_head.shape[0]
+    history = torch.zeros((3, max(len(i) for i in ids)), dtype=torch.int64)
+    for row, prompt in enumerate(ids):
+        history[row, : len(prompt)] = torch.tensor(prompt)
+        history[row, len(prompt) :] = prompt[0]  # padding with a token already in the prompt changes nothing
+        if run.seen is not None:
+            run.seen[row, torch.tensor(prompt)] = True
+    processors = LogitsProcessorList()
+    if sampling.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
+    processors.append(TemperatureLogitsWarper(sampling.temperature))
+    if sampling.top_k:
+        processors.append(TopKLogitsWarper(sampling.top_k))
+    if sampling.top_p < 1.0:
+        processors.append(TopPLogitsWarper(sampling.top_p))
+    torch.manual_seed(0)
+    logits = torch.randn(3, vocab) * 3
+    theirs = processors(history, logits.clone())
+    ours = run._scores(logits, torch.arange(3))
+    assert torch.equal(torch.isinf(ours), torch.isinf(theirs))
+    assert torch.allclose(ours[~torch.isinf(ours)], theirs[~torch.isinf(theirs)])
+    assert torch.isinf(ours).any() == bool(sampling.top_k or sampling.top_p < 1.0)
 
 
 def test_a_model_the_engine_cannot_run_falls_back_to_transformers_with_a_log_line(

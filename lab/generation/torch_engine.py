@@ -9,8 +9,9 @@ token for token on almost every prompt (tests/test_torch_engine.py checks logits
 
 Supported: LlamaForCausalLM and architectures of that shape (Mistral, Qwen2: q/k/v biases), default rotary
 embedding, in float32 on CPU. Anything else raises UnsupportedModel and lab.generation falls back.
-A training policy (PEFT LoRA) is read with its adapters merged into a copy of the weights; `reload_from` re-reads
-them after an optimiser step (GRPO's weight sync).
+A training policy (PEFT LoRA) is read with its adapters merged (the merged and fused matrices are copies; the rest,
+e.g. embeddings and norms, share the model's storage); `reload_from` re-reads them after an optimiser step, before
+the next generation (GRPO's weight sync).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class _Layer:
     qkv: Any
     qkv_bias: Any
     out: Any
+    out_bias: Any
     post_norm: Any
     gate_up: Any
     down: Any
@@ -63,6 +65,8 @@ class _Weights:
     intermediate: int
     eps: float
     rope_theta: float
+    window: int | None  # sliding-window attention span (Mistral), None = the whole context
+    repetition_penalty: float  # the checkpoint's generation_config default, as transformers' generate applies it
 
 
 class TorchEngine:
@@ -157,6 +161,11 @@ class _Run:
         self.waiting = sorted(range(len(self.prompts)), key=lambda i: len(self.prompts[i]))
         self.max_new = int(sampling.max_new_tokens)
         self.capacity = max(len(p) for p in self.prompts) + self.max_new
+        if weights.window is not None and self.capacity > weights.window:
+            raise UnsupportedModel(
+                f"{self.capacity} positions exceed the model's sliding attention window ({weights.window}), which "
+                "the torch engine does not implement"
+            )
         slot_bytes = self.capacity * len(weights.layers) * 2 * weights.kv_heads * weights.head_dim * 4
         self.slots = max(1, min(slots, MAX_SLOTS, len(self.prompts), CACHE_BYTES // slot_bytes))
         self.cos, self.sin = engine.rope(self.capacity)
@@ -171,13 +180,19 @@ class _Run:
         self.last = torch.zeros(self.slots, dtype=torch.int64)  # the token each slot feeds next
         self.end_ids = set(engine.end_ids)
         self.generator = torch.Generator().manual_seed(int(sampling.seed))
-        self.penalty = float(sampling.repetition_penalty)
-        vocab = weights.embed.shape[0]
-        self.seen = torch.zeros((self.slots, vocab), dtype=torch.bool) if self.penalty != 1.0 else None
+        # transformers' generate applies the checkpoint's own repetition_penalty unless the caller sets one.
+        asked = float(sampling.repetition_penalty)
+        self.penalty = asked if asked != 1.0 else weights.repetition_penalty
+        self.vocab = int(weights.lm_head.shape[0])
+        self.seen = torch.zeros((self.slots, self.vocab), dtype=torch.bool) if self.penalty != 1.0 else None
 
     def events(self) -> Iterator[tuple[int, int | None, bool]]:
         import torch
 
+        if self.max_new <= 0:
+            for index in range(len(self.prompts)):
+                yield index, None, False
+            return
         while True:
             free = [s for s in range(self.slots) if self.owner[s] < 0]
             while free and self.waiting:  # an answer can end at its first token: its slot is free again at once
@@ -208,7 +223,7 @@ class _Run:
             prompt = self.prompts[index]
             if self.seen is not None:
                 self.seen[slot].zero_()
-                self.seen[slot, torch.tensor(prompt)] = True
+                self.seen[slot, torch.tensor([i for i in prompt if i < self.vocab], dtype=torch.int64)] = True
             if source.setdefault(tuple(prompt), slot) == slot:
                 unique.append((slot, prompt))
         logits: dict[int, Any] = {}
@@ -284,7 +299,7 @@ class _Run:
             self.keys_t[i][rows, :, :, :longest] = k.transpose(-1, -2)
             self.values[i][rows, :, :longest] = v
             attended = F.scaled_dot_product_attention(q.transpose(1, 2), k, v, attn_mask=allowed, enable_gqa=True)
-            x = x + F.linear(attended.transpose(1, 2).flatten(2), layer.out)
+            x = x + F.linear(attended.transpose(1, 2).flatten(2), layer.out, layer.out_bias)
             x = x + self._mlp(_rms_norm(x, layer.post_norm, w.eps), layer)
         self.length[rows] = lengths
         last = _rms_norm(x[torch.arange(count), lengths - 1], w.norm, w.eps)
@@ -317,7 +332,7 @@ class _Run:
             scores = torch.matmul(q.view(b, w.kv_heads, group, w.head_dim), keys_t) * scale
             probs = torch.softmax(scores + mask, dim=-1)
             attended = torch.matmul(probs, values)  # [b, kv, group, d]
-            x = x + F.linear(attended.reshape(b, -1), layer.out)
+            x = x + F.linear(attended.reshape(b, -1), layer.out, layer.out_bias)
             x = x + self._mlp(_rms_norm(x, layer.post_norm, w.eps), layer)
         self.length[live] += 1
         return F.linear(_rms_norm(x, w.norm, w.eps), w.lm_head)
@@ -344,17 +359,30 @@ class _Run:
     # ------------------------------------------------------------------ choosing tokens
 
     def _choose(self, logits: Any, rows: Any) -> Any:
-        """transformers' order: repetition penalty, then temperature, top-k, top-p; greedy = argmax."""
+        """Greedy = argmax of the processed scores; else a sample from them."""
+        import torch
+
+        scores = self._scores(logits, rows)
+        if self.sampling.greedy:
+            return scores.argmax(dim=-1)
+        # Inverse-CDF sampling: one uniform number per row (torch.multinomial and the exponential race draw a
+        # number per vocabulary entry: ~18 ms per call for 16 rows here, a fifth of a decoding step).
+        cdf = torch.softmax(scores, dim=-1).cumsum(dim=-1)
+        u = torch.rand((cdf.shape[0], 1), generator=self.generator) * cdf[:, -1:]
+        return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)[:, 0]
+
+    def _scores(self, logits: Any, rows: Any) -> Any:
+        """transformers' logits processors, in its order: repetition penalty, then (sampling only) temperature,
+        top-k, top-p; a removed token scores -inf."""
         import torch
 
         scores = logits.float()
         if self.seen is not None:
-            seen = self.seen[rows]
             penalised = torch.where(scores < 0, scores * self.penalty, scores / self.penalty)
-            scores = torch.where(seen, penalised, scores)
+            scores = torch.where(self.seen[rows], penalised, scores)
         s = self.sampling
         if s.greedy:
-            return scores.argmax(dim=-1)
+            return scores
         scores = scores / float(s.temperature)
         if s.top_k and s.top_k < scores.shape[-1]:
             kth = torch.topk(scores, int(s.top_k), dim=-1).values[..., -1:]
@@ -365,11 +393,7 @@ class _Run:
             remove = cumulative <= (1 - float(s.top_p))
             remove[..., -1:] = False  # keep at least one token
             scores = scores.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
-        # Inverse-CDF sampling: one uniform number per row (torch.multinomial and the exponential race draw a
-        # number per vocabulary entry: ~18 ms per call for 16 rows here, a fifth of a decoding step).
-        cdf = torch.softmax(scores, dim=-1).cumsum(dim=-1)
-        u = torch.rand((cdf.shape[0], 1), generator=self.generator) * cdf[:, -1:]
-        return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)[:, 0]
+        return scores
 
 
 def _prefill_groups(prompts: list[tuple[int, list[int]]]) -> list[list[tuple[int, list[int]]]]:
@@ -428,6 +452,7 @@ def read_weights(model: Any) -> _Weights:
                     qkv=torch.cat([_linear_weight(p) for p in projections]).contiguous(),
                     qkv_bias=torch.cat(biases) if all(b is not None for b in biases) else None,
                     out=_linear_weight(attn.o_proj),
+                    out_bias=_linear_bias(attn.o_proj),
                     post_norm=layer.post_attention_layernorm.weight.detach(),
                     gate_up=torch.cat([_linear_weight(mlp.gate_proj), _linear_weight(mlp.up_proj)]).contiguous(),
                     down=_linear_weight(mlp.down_proj),
@@ -448,7 +473,16 @@ def read_weights(model: Any) -> _Weights:
         intermediate=int(config.intermediate_size),
         eps=float(config.rms_norm_eps),
         rope_theta=float(theta),
+        window=_sliding_window(config),
+        repetition_penalty=float(getattr(base.generation_config, "repetition_penalty", None) or 1.0),
     )
+
+
+def _sliding_window(config: Any) -> int | None:
+    if type(config).__name__.startswith("Qwen2") and not getattr(config, "use_sliding_window", False):
+        return None
+    window = getattr(config, "sliding_window", None)
+    return int(window) if window else None
 
 
 def _check_supported(base: Any, config: Any) -> None:
@@ -461,8 +495,8 @@ def _check_supported(base: Any, config: Any) -> None:
     rope_type = rope.get("rope_type") or (getattr(config, "rope_scaling", None) or {}).get("rope_type", "default")
     if rope_type != "default":
         raise UnsupportedModel(f"the torch engine runs the default rotary embedding, not {rope_type!r}")
-    if getattr(config, "mlp_bias", False) or getattr(config, "use_sliding_window", False):
-        raise UnsupportedModel("the torch engine runs models without MLP biases or sliding-window attention")
+    if getattr(config, "mlp_bias", False):
+        raise UnsupportedModel("the torch engine runs models without MLP biases")
     parameter = next(base.parameters())
     if parameter.device.type != "cpu" or parameter.dtype != torch.float32:
         raise UnsupportedModel(f"the torch engine runs float32 on CPU, not {parameter.dtype} on {parameter.device}")
@@ -478,7 +512,11 @@ def _linear_weight(module: Any) -> Any:
     weight = base_layer.weight.detach()
     if getattr(module, "merged", False) or getattr(module, "disable_adapters", False):
         return weight
-    deltas = [module.get_delta_weight(name) for name in module.active_adapters if name in module.lora_A]
+    active = [name for name in module.active_adapters if name in module.lora_A]
+    variants, biases = getattr(module, "lora_variant", {}), getattr(module, "lora_bias", {})
+    if any(name in variants or biases.get(name) for name in active):
+        raise UnsupportedModel("the torch engine merges plain LoRA adapters only (no DoRA, no lora_bias)")
+    deltas = [module.get_delta_weight(name) for name in active]
     return weight + sum(deltas) if deltas else weight
 
 
