@@ -14,6 +14,7 @@ import pytest
 
 from lab.generation import Sampling, forget_engines, generate_completions, prompt_token_ids
 from tests.recording_context import RecordingContext
+from tests.tiny_grpo import tiny_grpo_values
 from tests.tiny_model import build_tiny_model
 
 pytest.importorskip("ctranslate2")
@@ -198,20 +199,10 @@ def test_weight_sync_after_a_training_step_changes_the_engine_like_the_policy(ti
 
 
 def test_grpo_steps_roll_out_on_the_engine_and_log_the_sync(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from training.dataset_job import DatasetConfig
-    from training.dataset_job import run as run_dataset
     from training.grpo_job import GRPOJobConfig, run
     from training.registry import parse_config
 
-    dataset = run_dataset(
-        parse_config(DatasetConfig, {"num_tasks": 4, "max_constraints": 2, "math_ratio": 0.0}),
-        RecordingContext(tmp_path / "ds"),
-    )["path"]
-    values = {
-        "dataset": str(dataset), "model": str(tiny_model_dir), "steps": 2, "prompts_per_step": 2, "group_size": 2,
-        "max_completion_length": 8, "save_every": 2, "sample_every": 1, "samples_per_log": 2, "learning_rate": 1e-3,
-        "generation_engine": "ctranslate2",
-    }  # fmt: skip
+    values = tiny_grpo_values(tiny_model_dir, tmp_path, learning_rate=1e-3, generation_engine="ctranslate2")
     ctx = RecordingContext(tmp_path / "run")
     assert run(parse_config(GRPOJobConfig, values), ctx)["steps"] == 2
     for step in (1, 2):
@@ -226,8 +217,6 @@ def test_failing_rollouts_fall_back_to_trl_generate_with_a_log_line(
     tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from lab.generation.ct2_engine import CTranslate2Engine
-    from training.dataset_job import DatasetConfig
-    from training.dataset_job import run as run_dataset
     from training.grpo_job import GRPOJobConfig, run
     from training.registry import parse_config
 
@@ -235,15 +224,7 @@ def test_failing_rollouts_fall_back_to_trl_generate_with_a_log_line(
         raise RuntimeError("simulated conversion failure")
 
     monkeypatch.setattr(CTranslate2Engine, "from_model", broken)
-    dataset = run_dataset(
-        parse_config(DatasetConfig, {"num_tasks": 4, "max_constraints": 2, "math_ratio": 0.0}),
-        RecordingContext(tmp_path / "ds"),
-    )["path"]
-    values = {
-        "dataset": str(dataset), "model": str(tiny_model_dir), "steps": 1, "prompts_per_step": 2, "group_size": 2,
-        "max_completion_length": 8, "save_every": 1, "sample_every": 1, "samples_per_log": 2,
-        "generation_engine": "ctranslate2",
-    }  # fmt: skip
+    values = tiny_grpo_values(tiny_model_dir, tmp_path, steps=1, save_every=1, generation_engine="ctranslate2")
     ctx = RecordingContext(tmp_path / "run")
     with caplog.at_level(logging.WARNING, logger="training.grpo_rollout"):
         assert run(parse_config(GRPOJobConfig, values), ctx)["steps"] == 1

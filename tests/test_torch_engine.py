@@ -12,6 +12,7 @@ import pytest
 from lab.generation import Completion, Sampling, forget_engines, generate_completions, prompt_token_ids
 from lab.generation.torch_engine import TorchEngine, UnsupportedModel
 from tests.recording_context import RecordingContext
+from tests.tiny_grpo import tiny_grpo_values
 
 PROMPTS = [
     "Write a short poem about the sea.",
@@ -349,20 +350,10 @@ def test_auto_is_the_torch_engine_on_cpu_and_the_env_var_forces_transformers(
 
 
 def test_grpo_steps_roll_out_on_the_torch_engine_and_log_the_sync(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from training.dataset_job import DatasetConfig
-    from training.dataset_job import run as run_dataset
     from training.grpo_job import GRPOJobConfig, run
     from training.registry import parse_config
 
-    dataset = run_dataset(
-        parse_config(DatasetConfig, {"num_tasks": 4, "max_constraints": 2, "math_ratio": 0.0}),
-        RecordingContext(tmp_path / "ds"),
-    )["path"]
-    values = {
-        "dataset": str(dataset), "model": str(tiny_model_dir), "steps": 2, "prompts_per_step": 2, "group_size": 2,
-        "max_completion_length": 8, "save_every": 2, "sample_every": 1, "samples_per_log": 2, "learning_rate": 1e-3,
-        "generation_engine": "torch",
-    }  # fmt: skip
+    values = tiny_grpo_values(tiny_model_dir, tmp_path, learning_rate=1e-3, generation_engine="torch")
     ctx = RecordingContext(tmp_path / "run")
     assert run(parse_config(GRPOJobConfig, values), ctx)["steps"] == 2
     for step in (1, 2):
