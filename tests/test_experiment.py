@@ -173,6 +173,18 @@ def test_same_config_treats_a_field_added_since_as_its_default() -> None:
     assert same_config(GRPOJobConfig, now, {**now, "retired_field": 1})  # a field the kind no longer has
 
 
+def test_same_config_ignores_speed_only_fields() -> None:
+    """Evaluate's batch_size changes how fast greedy answers come, not what they are: an experiment reuses an
+    evaluation stored with another batch size (its default went from 64 to 256), never one with other suites."""
+    from training.evaluate_job import EvaluateConfig
+    from training.registry import config_to_dict, same_config
+
+    now = config_to_dict(EvaluateConfig(checkpoints=["bundled"], suites=["heldout-if"]))
+    assert same_config(EvaluateConfig, now, {**now, "batch_size": 64})
+    assert not same_config(EvaluateConfig, now, {**now, "max_new_tokens": 64})
+    assert not same_config(EvaluateConfig, now, {**now, "suites": ["heldout-ood"]})
+
+
 def test_no_curriculum_trains_grpo_on_the_hardest_levels_with_the_full_recipes_reward_model(
     db: Path, tiny_model_dir: Path
 ) -> None:

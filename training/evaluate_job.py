@@ -77,6 +77,7 @@ class EvaluateConfig:
             "transformers on CPU runs them in static batches of at most 16 (its fastest there).",
             "min": 1,
             "max": 4096,
+            "speed_only": True,  # greedy answers do not depend on it: an experiment reuses an evaluation across it
         },
     )
     backend: Literal["auto", "transformers", "torch", "ctranslate2", "vllm"] = field(

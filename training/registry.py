@@ -281,15 +281,19 @@ def config_help(config_cls: type) -> dict[str, str]:
 
 def same_config(config_cls: type, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two stored configs of a kind ask for the same job: equal field by field, a field missing from one
-    (added to the kind after it was stored) standing for its default. Fields the kind no longer has are ignored."""
+    (added to the kind after it was stored) standing for its default. Fields the kind no longer has are ignored, and
+    so are fields marked `speed_only` in their metadata (how fast, not what: e.g. evaluate's batch_size)."""
     defaults = {}
+    compared = set()
     for f in dataclasses.fields(config_cls):
+        if not f.metadata.get("speed_only"):
+            compared.add(f.name)
         if f.default is not dataclasses.MISSING:
             defaults[f.name] = f.default
         elif f.default_factory is not dataclasses.MISSING:
             defaults[f.name] = f.default_factory()
     missing = object()
-    for name in {f.name for f in dataclasses.fields(config_cls)}:
+    for name in compared:
         left, right = a.get(name, defaults.get(name, missing)), b.get(name, defaults.get(name, missing))
         if left is missing or right is missing or _normal(left) != _normal(right):
             return False
