@@ -165,6 +165,7 @@ def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tin
         {
             "dataset": str(_dataset(tmp_path)), "policy": str(tiny_model_dir), "init_from": str(tiny_model_dir),
             "max_new_tokens": 16, "epochs": 2, "batch_size": 4, "held_out_fraction": 0.3, "learning_rate": 1e-3,
+            "control_pairs": 6,
         },
     )  # fmt: skip
     ctx = RecordingContext(tmp_path / "rm")
@@ -178,6 +179,11 @@ def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tin
     assert result["quality"] in ("noise", "weak", "informative", "unknown")
     losses = [ctx.metrics[s]["rm/loss"] for s in sorted(ctx.metrics) if "rm/loss" in ctx.metrics[s]]
     assert len(losses) == step
+    # The two control classifiers trained on at most control_pairs hard examples, logged apart from the RM.
+    assert 0 < meta["control_train_pairs"] <= 6 and meta["control_held_out_pairs"] > 0
+    for source in ("verifier", "self"):
+        steps = [s for s in ctx.metrics if f"rm_control_{source}/loss" in ctx.metrics[s]]
+        assert len(steps) == -(-int(meta["control_train_pairs"]) // 4) * 2, source
     assert read_rm_info(path)["template"]["max_length"] == config.max_length
     # One fixed total from the first report; the response phase moves in chunks, not once for the whole batch.
     totals = {total for _, total, _ in ctx.progress_calls}
@@ -219,3 +225,55 @@ def test_label_signal_is_the_pass_rate_gap_of_hard_twins_and_sampling_keeps_twin
     kept = sample_whole_pairs(hard, 6, seed=0)
     assert len(kept) == 6 and all(sum(q.group_id == p.group_id for q in kept) == 2 for p in kept)
     assert sample_whole_pairs(hard, 6, seed=0) == kept and sample_whole_pairs(hard, 100, seed=0) == hard
+
+
+def test_controls_train_on_the_verifiers_labels_and_on_the_self_labels(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The verifier-labelled control learns what the verifier says (here: "no commas", which the tiny classifier can
+    pick up), so it is judged well against the verifier; the self-labelled one learns labels that say nothing here
+    (o_k and o_{k-1} pass equally often), so it is not."""
+    import training.reward_model_job as rm_job
+    from training.reward_model_job import RewardModelConfig, verifier_verdict
+    from training.rm_control import run_controls
+    from training.rm_pairs import Pair
+
+    rng = random.Random(0)
+    words = ["alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "tango"]
+
+    def answer(commas: bool) -> str:
+        picked = rng.sample(words, 5)
+        return (", " if commas else " ").join(picked) + "."
+
+    hard = []
+    for g in range(48):  # both answers of a twin pass or fail together: the self-label is right half the time
+        commas = g % 2 == 0
+        common = dict(constraint="Do not use any commas.", type_id="punctuation:no_comma", kind="hard", level=1)
+        hard += [Pair(response=answer(commas), label=1, group_id=f"g{g}", **common),
+                 Pair(response=answer(commas), label=0, group_id=f"g{g}", **common)]  # fmt: skip
+    seen: dict[str, list[Pair]] = {}
+    real_train = rm_job.train_classifier
+
+    def recording(model, tokenizer, pairs, config, ctx, step0, total, span=None, prefix="rm"):  # noqa: ANN001, ANN202
+        seen[prefix] = list(pairs)
+        return real_train(model, tokenizer, pairs, config, ctx, step0, total, span, prefix)
+
+    monkeypatch.setattr(rm_job, "train_classifier", recording)
+    config = RewardModelConfig(
+        init_from=str(tiny_model_dir), control_pairs=64, epochs=6, batch_size=8, learning_rate=3e-3,
+        held_out_fraction=0.25, max_length=256,
+    )  # fmt: skip
+    ctx = RecordingContext(tmp_path / "control")
+    metrics = run_controls(config, ctx, hard, verifier_verdict, 0, 100)
+    assert metrics is not None and metrics["rm/control_train_pairs"] == 64
+    assert metrics["rm/control_held_out_pairs"] == 24 and 0 < metrics["rm/control_held_out_pass_rate"] < 1
+    assert sorted(seen) == ["rm_control_self", "rm_control_verifier"]
+    by_verifier, by_self = seen["rm_control_verifier"], seen["rm_control_self"]
+    assert [p.response for p in by_verifier] == [p.response for p in by_self]  # the same 64 examples
+    assert [p.label for p in by_verifier] == [verifier_verdict(p) for p in by_self]
+    assert [p.label for p in by_self] == [1, 0] * 32  # o_k, o_{k-1}: the pseudo-labels
+    assert metrics["rm/control_verifier_auc"] > 0.9, metrics
+    assert metrics["rm/control_self_auc"] < metrics["rm/control_verifier_auc_low"], metrics
+    for source in ("verifier", "self"):
+        assert metrics[f"rm/control_{source}_auc_low"] <= metrics[f"rm/control_{source}_auc"]
+        assert metrics[f"rm/control_{source}_auc"] <= metrics[f"rm/control_{source}_auc_high"]

@@ -95,3 +95,19 @@ def test_the_verdict_says_why_when_the_pairs_carry_little_signal() -> None:
     assert "only +6.0 [+1.0, +11.0] points more often" in text
     strong_labels = {"label_signal": 0.4, "label_signal_low": 0.3, "label_signal_high": 0.5}
     assert "little signal" not in rm_verdict({**noise, **strong_labels}).text  # then the RM failed to learn
+
+
+def test_the_verdict_reports_the_hard_pair_controls() -> None:
+    from training.rm_quality import rm_verdict
+
+    weak = {"held_out_auc": 0.62, "held_out_auc_low": 0.55, "held_out_auc_high": 0.68, "held_out_pairs": 282}
+    controls = {
+        "control_train_pairs": 400, "control_held_out_pairs": 120,
+        "control_verifier_auc": 0.91, "control_verifier_auc_low": 0.85, "control_verifier_auc_high": 0.96,
+        "control_self_auc": 0.58, "control_self_auc_low": 0.47, "control_self_auc_high": 0.69,
+    }  # fmt: skip
+    text = rm_verdict({**weak, **controls}).text
+    assert text.startswith("weak: AUC 0.62 [0.55, 0.68]")
+    assert "400 hard-constraint examples, judged by the verifier on 120 held out" in text
+    assert "verifier's labels, this classifier reaches AUC 0.91 [0.85, 0.96]; on the policy's own labels, 0.58" in text
+    assert "Control" not in rm_verdict(weak).text

@@ -27,8 +27,8 @@ def tiny_overrides(model: Path) -> dict[str, dict]:
 def test_shipped_presets_are_valid_configs(tmp_path: Path, tiny_model_dir: Path) -> None:
     from training.dataset_job import run as run_dataset
 
-    assert {"cpu-smoke", "cpu-30min", "gpu-small"} <= set(list_presets())
-    for name in ("cpu-smoke", "cpu-30min", "gpu-small"):
+    assert {"cpu-smoke", "cpu-30min", "cpu-rm-signal", "gpu-small"} <= set(list_presets())
+    for name in ("cpu-smoke", "cpu-30min", "cpu-rm-signal", "gpu-small"):
         preset = load_preset(name)
         assert preset.description and set(preset.stages) == set(STAGES)
         dataset_config = parse_config(get_kind("dataset").config_cls, preset.config("dataset"))

@@ -18,6 +18,7 @@ from lab.errors import LabError
 from lab.random_seed import MAX_SEED
 from training import refs
 from training.registry import JobContext, JobKind, register_kind
+from training.rm_control import control_steps, run_controls
 from training.rm_pairs import (
     Pair,
     accuracy,
@@ -32,6 +33,11 @@ from training.rm_pairs import (
 from training.rm_quality import auc_interval, rm_verdict
 from training.rm_responses import answers_only, generate_responses, level_prompts
 
+STAGE_NAMES = {
+    "rm": "the reward model",
+    "rm_control_verifier": "the verifier-labelled control",
+    "rm_control_self": "the self-labelled control",
+}
 MAX_HARD_CHECK_PAIRS = 512  # the hard-verifier health check needs no more to be precise to a few points
 
 
@@ -108,11 +114,24 @@ class RewardModelConfig:
         default=0,
         metadata={"help": "Random seed for sampling, the split and the classifier head.", "min": 0, "max": MAX_SEED},
     )
+    # The control (does the classifier fail to learn, or do the self-labels carry no signal?)
+    control_pairs: int = field(
+        default=0,
+        metadata={
+            "help": "Hard-twin examples to train two control classifiers on (0 = off): one with the verifier's labels "
+            "(can this classifier learn constraints at all?), one with the self-supervised labels; both judged "
+            "against the verifier on held-out hard twins. Each costs about what the soft RM costs per example.",
+            "min": 0,
+            "max": 1_000_000,
+        },
+    )
 
     def validate(self) -> None:
         for name in ("max_new_tokens", "generation_batch_size", "epochs", "batch_size", "lora_rank"):
             if getattr(self, name) < 1:
                 raise LabError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        if self.control_pairs < 0:
+            raise LabError(f"must be >= 0 (0 = no control), got {self.control_pairs}", field="control_pairs")
         if self.max_groups < 0:
             raise LabError(f"must be >= 0 (0 = all groups), got {self.max_groups}", field="max_groups")
         if self.max_length < 32:
@@ -205,9 +224,11 @@ def train_classifier(
     step0: int,
     total: int,
     span: int | None = None,
+    prefix: str = "rm",
 ) -> tuple[int, bool]:
     """Cross-entropy on (response, constraint) -> label; returns (optimizer steps, stopped early).
-    Progress runs from step0 over `span` units of the job's fixed total (default: one per step)."""
+    Progress runs from step0 over `span` units of the job's fixed total (default: one per step); metrics are logged
+    under `prefix`/ (the control classifiers log apart from the reward model)."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -248,15 +269,15 @@ def train_classifier(
             ctx.log_metrics(
                 step,
                 {
-                    "rm/loss": loss.item(), "rm/batch_accuracy": batch_acc, "rm/grad_norm": float(grad_norm),
-                    "rm/lr": scheduler.get_last_lr()[0], "rm/epoch": epoch + start / max(1, len(order)),
-                    "rm/step_time": time.perf_counter() - t0,
+                    f"{prefix}/loss": loss.item(), f"{prefix}/batch_accuracy": batch_acc,
+                    f"{prefix}/grad_norm": float(grad_norm), f"{prefix}/lr": scheduler.get_last_lr()[0],
+                    f"{prefix}/epoch": epoch + start / max(1, len(order)),
+                    f"{prefix}/step_time": time.perf_counter() - t0,
                 },
             )  # fmt: skip
             units = step if span is None else (step * span) // max(1, n_steps)
-            ctx.progress(
-                step0 + units, total, f"training the reward model: step {step}/{n_steps}, loss {loss.item():.3f}"
-            )
+            what = STAGE_NAMES.get(prefix, prefix)
+            ctx.progress(step0 + units, total, f"training {what}: step {step}/{n_steps}, loss {loss.item():.3f}")
     model.eval()
     return step, False
 
@@ -266,8 +287,6 @@ def evaluate_pairs(
 ) -> dict[str, float]:
     """Held-out accuracy/AUC against the pseudo-labels; agreement with the hard verifiers on hard pairs.
     `scores_out` receives the held-out pairs' P(adheres), in order."""
-    from lab.constraints.registry import get_type
-
     metrics: dict[str, float] = {"rm/held_out_pairs": float(len(held_out)), "rm/hard_pairs": float(len(hard))}
     if held_out:
         scores = scorer.score([(p.response, p.constraint) for p in held_out])
@@ -283,7 +302,7 @@ def evaluate_pairs(
         metrics["rm/held_out_mean_p_pos"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 1])
         metrics["rm/held_out_mean_p_neg"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 0])
     if hard:
-        truth = [int(get_type(p.type_id).check(p.response, p.kwargs).passed) for p in hard]
+        truth = [verifier_verdict(p) for p in hard]
         metrics["rm/pseudo_label_hard_agreement"] = _mean(
             [float(p.label == t) for p, t in zip(hard, truth, strict=True)]
         )
@@ -294,6 +313,13 @@ def evaluate_pairs(
         if auc is not None:
             metrics["rm/hard_auc"] = auc
     return metrics
+
+
+def verifier_verdict(pair: Pair) -> int:
+    """1 when the hard constraint's verifier passes the pair's response."""
+    from lab.constraints.registry import get_type
+
+    return int(get_type(pair.type_id).check(pair.response, pair.kwargs).passed)
 
 
 def sample_whole_pairs(pairs: list[Pair], limit: int, seed: int) -> list[Pair]:
@@ -369,7 +395,8 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     # the soft pairs can give (two pairs per soft c_k, all of them trained on), one unit for scoring.
     n_gen = len(prompts)
     span = steps_bound(groups, prompts, config.batch_size, config.epochs, lambda t: get_type(t).kind)
-    total = n_gen + span + 1
+    controls = control_steps(config.control_pairs, config.batch_size, config.epochs) if config.control_pairs else 0
+    total = n_gen + span + controls + 1
     ctx.progress(0, total, f"generating {len(prompts)} responses")
     responses = generate_responses(config, prompts, ctx, total)
     if responses is None:
@@ -383,7 +410,7 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
             field="dataset",
         )
     train, held_out = split_by_group(soft, config.held_out_fraction, config.seed)
-    hard = sample_whole_pairs(hard, MAX_HARD_CHECK_PAIRS, config.seed)
+    all_hard, hard = hard, sample_whole_pairs(hard, MAX_HARD_CHECK_PAIRS, config.seed)
     ctx.progress(n_gen, total, f"loading the classifier for {len(train)} training pairs")
     model, tokenizer = load_classifier(config)
     steps, stopped = train_classifier(model, tokenizer, train, config, ctx, n_gen, total, span)
@@ -394,6 +421,11 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     held_scores: list[float] = []
     metrics = evaluate_pairs(scorer, held_out, hard, held_scores)
     metrics.update({"rm/train_pairs": float(len(train)), "rm/soft_pairs": float(len(soft))})
+    if config.control_pairs:
+        control = run_controls(config, ctx, all_hard, verifier_verdict, n_gen + span, total)
+        if control is None:
+            return {"stopped": "during the control classifiers", "steps": steps}
+        metrics.update(control)
     ctx.log_metrics(steps, metrics)
     if held_scores:
         ctx.log_samples(steps, pair_samples(held_out, held_scores))

@@ -78,7 +78,7 @@ def rm_verdict(metrics: Mapping[str, Any]) -> RMVerdict:
     else:
         measured = f"AUC {auc:.2f} [{low:.2f}, {high:.2f}]{on}"
         chance = low <= CHANCE
-    why = label_signal_note(values)
+    why = label_signal_note(values) + control_note(values)
     if chance:
         return RMVerdict(
             NOISE,
@@ -87,7 +87,7 @@ def rm_verdict(metrics: Mapping[str, Any]) -> RMVerdict:
         )
     if auc < INFORMATIVE_AUC:
         return RMVerdict(WEAK, f"weak: {measured}; above chance, but the soft reward is noisy.{why}")
-    return RMVerdict(INFORMATIVE, f"informative: {measured}.")
+    return RMVerdict(INFORMATIVE, f"informative: {measured}.{control_note(values)}")
 
 
 WEAK_LABELS = 0.15  # o_k satisfies c_k less than 15 points more often than o_{k-1}: mostly mislabelled pairs
@@ -103,6 +103,30 @@ def label_signal_note(values: Mapping[str, Any]) -> str:
         f"constraint satisfies it only {100 * gap:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}] points more often than "
         "the answer written without it."
     )
+
+
+def control_note(values: Mapping[str, Any]) -> str:
+    """One sentence on the controls for the RM verdict (values without the rm/ prefix), or ''."""
+    ceiling = _auc_text(values, "verifier")
+    if not ceiling:
+        return ""
+    own = _auc_text(values, "self")
+    n, m = int(values.get("control_train_pairs") or 0), int(values.get("control_held_out_pairs") or 0)
+    text = (
+        f" Control ({n} hard-constraint examples, judged by the verifier on {m} held out): trained on the verifier's "
+        f"labels, this classifier reaches AUC {ceiling}"
+    )
+    return text + (f"; on the policy's own labels, {own}." if own else ".")
+
+
+def _auc_text(values: Mapping[str, Any], source: str) -> str:
+    key = f"control_{source}_auc"
+    auc, low, high = values.get(key), values.get(f"{key}_low"), values.get(f"{key}_high")
+    if not isinstance(auc, int | float):
+        return ""
+    if isinstance(low, int | float) and isinstance(high, int | float):
+        return f"{auc:.2f} [{low:.2f}, {high:.2f}]"
+    return f"{auc:.2f}"
 
 
 def verdict_for_folder(folder: str | Path) -> RMVerdict:
