@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lab.errors import LabError
+from lab.generation.engine import StopCheck
 
 BACKENDS = ("auto", "transformers", "torch", "ctranslate2", "vllm")
 
@@ -28,7 +29,11 @@ class Generated:
 class Generator(Protocol):
     name: str
 
-    def generate(self, prompts: Sequence[str], max_new_tokens: int, seed: int) -> list[Generated]: ...
+    def generate(
+        self, prompts: Sequence[str], max_new_tokens: int, seed: int, should_stop: StopCheck | None = None
+    ) -> list[Generated]:
+        """Greedy answers; lab.generation.GenerationStopped once `should_stop()` is true (where the engine can)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -62,11 +67,13 @@ class LocalGenerator:
         self.batch_size = batch_size
         self.name = engine
 
-    def generate(self, prompts: Sequence[str], max_new_tokens: int, seed: int) -> list[Generated]:
+    def generate(
+        self, prompts: Sequence[str], max_new_tokens: int, seed: int, should_stop: StopCheck | None = None
+    ) -> list[Generated]:
         from lab.generation import Sampling, generate_texts
 
         sampling = Sampling(int(max_new_tokens), temperature=0.0, seed=int(seed))
-        outputs = generate_texts(self.loaded, prompts, sampling, self.batch_size, choice=self.name)
+        outputs = generate_texts(self.loaded, prompts, sampling, self.batch_size, self.name, should_stop)
         return [Generated(text, tokens) for text, tokens in outputs]
 
     def close(self) -> None:
@@ -96,9 +103,15 @@ class VllmGenerator:
             kwargs.update(enable_lora=True, max_lora_rank=256)
         self.llm = LLM(model=base.location, **kwargs)
 
-    def generate(self, prompts: Sequence[str], max_new_tokens: int, seed: int) -> list[Generated]:
+    def generate(
+        self, prompts: Sequence[str], max_new_tokens: int, seed: int, should_stop: StopCheck | None = None
+    ) -> list[Generated]:
+        """vLLM runs the whole call at once (fast on a GPU): a stop request is honoured only before it starts."""
         from vllm import SamplingParams
 
+        from lab.generation.engine import check_stop
+
+        check_stop(should_stop)
         params = SamplingParams(temperature=0.0, max_tokens=int(max_new_tokens), seed=int(seed))
         lora = None
         if self.adapter:

@@ -310,3 +310,38 @@ def test_cancelled_evaluation_resumes_without_regenerating(
     assert len({s.meta["key"] for s in samples}) == 6
     result = job_store.get_job(resumed.id).result
     assert result["evaluations"][0]["generated"] == 4
+
+
+def test_a_cancel_stops_an_evaluation_inside_its_batch(
+    lab_home: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With batch_size 256 one batch is minutes of generation: a cancel requested while the engine decodes stops it
+    there (nothing of the batch is stored), and the resumed job answers every item."""
+    import os
+
+    from storage import jobs as job_store
+    from storage.samples import list_samples
+    from training.context import StorageJobContext
+    from training.jobs import resume_job, run_in_foreground
+    from training.run_job import execute
+
+    asked: list[int] = []
+    real_should_stop = StorageJobContext.should_stop
+
+    def cancel_while_decoding(self):  # noqa: ANN001, ANN202
+        asked.append(1)
+        if self.attempt == 1 and len(asked) == 20:  # well inside the engine's decoding of the only batch
+            self.request_stop("cancel")
+        return real_should_stop(self)
+
+    monkeypatch.setattr(StorageJobContext, "should_stop", cancel_while_decoding)
+    config = {**SMALL, "limit": 4, "max_new_tokens": 32, "batch_size": 256, "backend": "torch",
+              "checkpoints": [str(tiny_model_dir)], "suites": ["heldout-if"]}  # fmt: skip
+    first = run_in_foreground("evaluate", config)
+    assert first.status == "cancelled"
+    assert 20 <= len(asked) < 30  # stopped within tokens of the request, not after 8 answers x 32 tokens
+    assert list_samples(first.run_id, step=0) == []
+    resumed = resume_job(first.id)
+    assert job_store.claim_next_job(os.getpid()).id == resumed.id
+    assert execute(resumed.id, exit_when_lost=False) == "succeeded"
+    assert len(list_samples(first.run_id, step=0)) == 8

@@ -335,6 +335,34 @@ def test_a_failing_engine_falls_back_to_transformers_with_a_log_line(
     assert "torch engine failed" in caplog.text and "simulated engine crash" in caplog.text
 
 
+def test_a_stop_request_ends_generation_mid_batch_without_a_fall_back(tiny_model_dir: Path) -> None:
+    """A cancelled job must not wait for a whole batch: the torch engine asks at every token and stops, and a stop
+    is not a failure (no fall-back to transformers, which would generate the batch again)."""
+    from lab.generation import GenerationStopped, engine_for
+
+    loaded = _model(tiny_model_dir)
+    ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
+    asked = []
+
+    def stop_after(n: int):
+        def should_stop() -> bool:
+            asked.append(1)
+            return len(asked) > n
+
+        return should_stop
+
+    with pytest.raises(GenerationStopped):
+        generate_completions(loaded, ids, Sampling(40), 8, "torch", stop_after(12))
+    assert len(asked) == 13  # stopped at the first "yes", after 12 tokens of 5 x 40
+    assert engine_for(loaded, "torch").name == "torch"  # not marked failed
+    asked.clear()
+    with pytest.raises(GenerationStopped):
+        generate_completions(loaded, ids, Sampling(4), 2, "transformers", stop_after(1))
+    assert len(asked) == 2  # transformers asks between its static batches
+    full = generate_completions(loaded, ids, Sampling(6), 8, "torch", lambda: False)
+    assert full == generate_completions(loaded, ids, Sampling(6), 8, "torch")
+
+
 def test_auto_is_the_torch_engine_on_cpu_and_the_env_var_forces_transformers(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

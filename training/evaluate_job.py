@@ -21,6 +21,7 @@ from evals.targets import (
     suite_cache_key,
 )
 from lab.errors import LabError
+from lab.generation.engine import GenerationStopped
 from lab.model_access import check_remote_code
 from lab.random_seed import MAX_SEED
 from training.registry import JobContext, JobKind, register_kind
@@ -237,9 +238,13 @@ class _EvalJob:
             missing = [i for i, item in enumerate(batch) if item.key not in known]
             if missing:
                 t0 = time.monotonic()
-                outputs = self.generator(target).generate(
-                    [batch[i].prompt for i in missing], config.max_new_tokens, config.seed + start
-                )
+                try:  # a cancel stops the engine mid-batch (a batch of 256 runs ~1.5 min); resume redoes the batch
+                    outputs = self.generator(target).generate(
+                        [batch[i].prompt for i in missing], config.max_new_tokens, config.seed + start,
+                        self.ctx.should_stop,
+                    )  # fmt: skip
+                except GenerationStopped:
+                    return None
                 gen_seconds += time.monotonic() - t0
                 generated += len(missing)
                 for i, out in zip(missing, outputs, strict=True):

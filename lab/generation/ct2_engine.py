@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.generation.engine import Completion, Sampling, end_token_ids
+from lab.generation.engine import Completion, Sampling, StopCheck, check_stop, end_token_ids
 
 COMPUTE_ENV = "LAB_GENERATION_COMPUTE_TYPE"
 _SEED_LOCK = threading.Lock()
@@ -120,12 +120,20 @@ class CTranslate2Engine:
                 generator.generate_batch([[str(self.end_ids[0])]], max_length=1, sampling_topk=0)
         return samplers
 
-    def generate(self, prompt_ids: Sequence[Sequence[int]], sampling: Sampling, batch_size: int) -> list[Completion]:
-        """Batches of similar prompt length (lab.generation.batching), run side by side, one per core."""
+    def generate(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        sampling: Sampling,
+        batch_size: int,
+        should_stop: StopCheck | None = None,
+    ) -> list[Completion]:
+        """Batches of similar prompt length (lab.generation.batching), run side by side, one per core. Every batch
+        is submitted at once, so a stop request is honoured only before they start."""
         from lab.generation.batching import length_buckets
 
         if not prompt_ids:
             return []
+        check_stop(should_stop)
         generators = self._generators_for(sampling)
         lengths = [len(ids) for ids in prompt_ids]
         cap = max(1, min(int(batch_size), math.ceil(len(lengths) / _cores())))

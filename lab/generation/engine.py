@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,11 +51,31 @@ class Completion:
         return self.end_id is not None
 
 
+StopCheck = Callable[[], bool]
+
+
+class GenerationStopped(Exception):
+    """A generate call's `should_stop` said stop (a job was cancelled): its unfinished answers are dropped."""
+
+
+def check_stop(should_stop: StopCheck | None) -> None:
+    """Raise GenerationStopped when `should_stop` says so (engines call it between decoding steps or batches)."""
+    if should_stop is not None and should_stop():
+        raise GenerationStopped("generation stopped on request")
+
+
 class Engine(Protocol):
     name: str
 
-    def generate(self, prompt_ids: Sequence[Sequence[int]], sampling: Sampling, batch_size: int) -> list[Completion]:
-        """One completion per prompt, in the prompts' order."""
+    def generate(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        sampling: Sampling,
+        batch_size: int,
+        should_stop: StopCheck | None = None,
+    ) -> list[Completion]:
+        """One completion per prompt, in the prompts' order; GenerationStopped once `should_stop()` is true (the
+        torch engine asks at every token, transformers between its static batches, CTranslate2 before it starts)."""
         ...
 
     def stream(self, prompt_ids: Sequence[int], sampling: Sampling) -> Iterator[int]:
@@ -168,18 +188,22 @@ def generate_completions(
     sampling: Sampling,
     batch_size: int = 16,
     choice: str | None = None,
+    should_stop: StopCheck | None = None,
 ) -> list[Completion]:
-    """Generate with the chosen engine; a failing fast engine is logged, dropped, and transformers answers."""
+    """Generate with the chosen engine; a failing fast engine is logged, dropped, and transformers answers.
+    GenerationStopped (a stop request, not a failure) passes through."""
     from lab.generation.transformers_engine import TransformersEngine
 
     engine = engine_for(loaded, choice)
     if engine.name == "transformers":
-        return engine.generate(prompt_ids, sampling, batch_size)
+        return engine.generate(prompt_ids, sampling, batch_size, should_stop)
     try:
-        return engine.generate(prompt_ids, sampling, batch_size)
+        return engine.generate(prompt_ids, sampling, batch_size, should_stop)
+    except GenerationStopped:
+        raise
     except Exception as error:
         _mark_failed(loaded, error, engine.name)
-        return TransformersEngine(loaded).generate(prompt_ids, sampling, batch_size)
+        return TransformersEngine(loaded).generate(prompt_ids, sampling, batch_size, should_stop)
 
 
 def _mark_failed(loaded: Any, error: BaseException, name: str) -> None:
@@ -190,13 +214,18 @@ def _mark_failed(loaded: Any, error: BaseException, name: str) -> None:
 
 
 def generate_texts(
-    loaded: Any, prompts: Sequence[str], sampling: Sampling, batch_size: int = 16, choice: str | None = None
+    loaded: Any,
+    prompts: Sequence[str],
+    sampling: Sampling,
+    batch_size: int = 16,
+    choice: str | None = None,
+    should_stop: StopCheck | None = None,
 ) -> list[tuple[str, int]]:
     """(response text, generated token count) per prompt, sent as a user chat turn."""
     if not prompts:
         return []
     ids = prompt_token_ids(loaded.tokenizer, prompts)
-    completions = generate_completions(loaded, ids, sampling, batch_size, choice)
+    completions = generate_completions(loaded, ids, sampling, batch_size, choice, should_stop)
     texts = loaded.tokenizer.batch_decode([list(c.ids) for c in completions], skip_special_tokens=True)
     return [(text, len(c.ids)) for text, c in zip(texts, completions, strict=True)]
 

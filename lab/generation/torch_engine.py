@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lab.generation.engine import Completion, Sampling, end_token_ids
+from lab.generation.engine import Completion, Sampling, StopCheck, check_stop, end_token_ids
 
 _ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM")
 # With no prompt waiting, the cache is cut down to the live slots once fewer than this share of them are live (a
@@ -96,17 +96,29 @@ class TorchEngine:
 
     # ------------------------------------------------------------------ public interface
 
-    def generate(self, prompt_ids: Sequence[Sequence[int]], sampling: Sampling, batch_size: int) -> list[Completion]:
-        """Up to batch_size sequences decode together; a finished one's slot takes the next waiting prompt."""
+    def generate(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        sampling: Sampling,
+        batch_size: int,
+        should_stop: StopCheck | None = None,
+    ) -> list[Completion]:
+        """Up to batch_size sequences decode together; a finished one's slot takes the next waiting prompt.
+        `should_stop` is asked at every token (GenerationStopped when it says stop)."""
         if not prompt_ids:
             return []
         tokens: list[list[int]] = [[] for _ in prompt_ids]
         ends: list[int | None] = [None] * len(prompt_ids)
-        for index, token, end in self._decode(prompt_ids, sampling, batch_size):
-            if end:
-                ends[index] = token
-            elif token is not None:
-                tokens[index].append(token)
+        events = self._decode(prompt_ids, sampling, batch_size)
+        try:
+            for index, token, end in events:
+                check_stop(should_stop)  # every token: a caller's check must be cheap (a job's is throttled)
+                if end:
+                    ends[index] = token
+                elif token is not None:
+                    tokens[index].append(token)
+        finally:
+            events.close()
         return [Completion(tuple(ids), end) for ids, end in zip(tokens, ends, strict=True)]
 
     def stream(self, prompt_ids: Sequence[int], sampling: Sampling) -> Iterator[int]:

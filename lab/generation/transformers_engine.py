@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from lab.generation.engine import Completion, Sampling, end_token_ids
+from lab.generation.engine import Completion, Sampling, StopCheck, check_stop, end_token_ids
 
 # On CPU, static batches beyond this were measured slower per token (a batch runs until its longest answer ends).
 CPU_BATCH = 16
@@ -18,7 +18,13 @@ class TransformersEngine:
         self.loaded = loaded
         self.end_ids = set(end_token_ids(loaded.model, loaded.tokenizer))
 
-    def generate(self, prompt_ids: Sequence[Sequence[int]], sampling: Sampling, batch_size: int) -> list[Completion]:
+    def generate(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        sampling: Sampling,
+        batch_size: int,
+        should_stop: StopCheck | None = None,
+    ) -> list[Completion]:
         import torch
 
         from lab.models import _generation_kwargs, _seed
@@ -35,6 +41,7 @@ class TransformersEngine:
             size = min(size, CPU_BATCH)
         completions: list[Completion] = []
         for start in range(0, len(prompt_ids), size):
+            check_stop(should_stop)
             chunk = [list(ids) for ids in prompt_ids[start : start + size]]
             # Left padding, so every row ends where generation starts.
             batch = tokenizer.pad({"input_ids": chunk}, padding_side="left", return_tensors="pt").to(model.device)
