@@ -185,6 +185,7 @@ def test_reward_model_job_trains_saves_and_loads_as_a_scorer(tmp_path: Path, tin
         steps = [s for s in ctx.metrics if f"rm_control_{source}/loss" in ctx.metrics[s]]
         assert len(steps) == -(-int(meta["control_train_pairs"]) // 4) * 2, source
     assert read_rm_info(path)["template"]["max_length"] == config.max_length
+    assert read_rm_info(path)["metrics"]["rm/control_train_pairs"] == meta["control_train_pairs"]  # merged in
     # One fixed total from the first report; the response phase moves in chunks, not once for the whole batch.
     totals = {total for _, total, _ in ctx.progress_calls}
     assert len(totals) == 1
@@ -277,3 +278,30 @@ def test_controls_train_on_the_verifiers_labels_and_on_the_self_labels(
     for source in ("verifier", "self"):
         assert metrics[f"rm/control_{source}_auc_low"] <= metrics[f"rm/control_{source}_auc"]
         assert metrics[f"rm/control_{source}_auc"] <= metrics[f"rm/control_{source}_auc_high"]
+
+
+def test_a_stop_during_the_controls_keeps_the_trained_reward_model(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from lab.rm_scorer import read_rm_info
+    from training.reward_model_job import RewardModelConfig
+    from training.reward_model_job import run as run_rm
+
+    class StopInControls(RecordingContext):
+        def should_stop(self) -> bool:
+            return any("control" in message for _, _, message in self.progress_calls)
+
+    config = parse_config(
+        RewardModelConfig,
+        {
+            "dataset": str(_dataset(tmp_path)), "policy": str(tiny_model_dir), "init_from": str(tiny_model_dir),
+            "max_new_tokens": 8, "epochs": 1, "batch_size": 4, "held_out_fraction": 0.3, "control_pairs": 4,
+        },
+    )  # fmt: skip
+    ctx = StopInControls(tmp_path / "rm")
+    result = run_rm(config, ctx)
+    assert result["stopped"] == "during the control classifiers"
+    [(_, path, meta)] = ctx.checkpoints  # the reward model itself is registered, with its own metrics
+    assert str(path) == result["path"] and "held_out_accuracy" in meta and "control_verifier_auc" not in meta
+    assert "rm/held_out_accuracy" in read_rm_info(path)["metrics"]
+    with pytest.raises(LabError, match="at least 2") as error:
+        parse_config(RewardModelConfig, {**config.__dict__, "control_pairs": 1})
+    assert error.value.field == "control_pairs"

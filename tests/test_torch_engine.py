@@ -362,6 +362,13 @@ def test_a_stop_request_ends_generation_mid_batch_without_a_fall_back(tiny_model
     full = generate_completions(loaded, ids, Sampling(6), 8, "torch", lambda: False)
     assert full == generate_completions(loaded, ids, Sampling(6), 8, "torch")
 
+    def locked_database() -> bool:
+        raise RuntimeError("database is locked")
+
+    # A stop check that fails means "go on", not an engine failure (that would drop the engine for the model).
+    assert generate_completions(loaded, ids, Sampling(6), 8, "torch", locked_database) == full
+    assert engine_for(loaded, "torch").name == "torch"
+
 
 def test_auto_is_the_torch_engine_on_cpu_and_the_env_var_forces_transformers(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch

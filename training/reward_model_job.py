@@ -7,6 +7,7 @@ constraints (free ground truth). `python -m training run reward_model --set data
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import time
@@ -118,9 +119,10 @@ class RewardModelConfig:
     control_pairs: int = field(
         default=0,
         metadata={
-            "help": "Hard-twin examples to train two control classifiers on (0 = off): one with the verifier's labels "
-            "(can this classifier learn constraints at all?), one with the self-supervised labels; both judged "
-            "against the verifier on held-out hard twins. Each costs about what the soft RM costs per example.",
+            "help": "Hard-constraint examples (o_k and o_{k-1} of a twin count as two) to train two control "
+            "classifiers on (0 = off; else at least 2): one with the verifier's labels (can this classifier learn "
+            "constraints at all?), one with the self-supervised labels; both judged against the verifier on "
+            "held-out hard twins. Each costs about what the reward model costs per example.",
             "min": 0,
             "max": 1_000_000,
         },
@@ -130,8 +132,11 @@ class RewardModelConfig:
         for name in ("max_new_tokens", "generation_batch_size", "epochs", "batch_size", "lora_rank"):
             if getattr(self, name) < 1:
                 raise LabError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if self.control_pairs < 0:
-            raise LabError(f"must be >= 0 (0 = no control), got {self.control_pairs}", field="control_pairs")
+        if self.control_pairs < 0 or self.control_pairs == 1:
+            raise LabError(
+                f"must be 0 (no control) or at least 2 (examples come in twins), got {self.control_pairs}",
+                field="control_pairs",
+            )
         if self.max_groups < 0:
             raise LabError(f"must be >= 0 (0 = all groups), got {self.max_groups}", field="max_groups")
         if self.max_length < 32:
@@ -379,6 +384,18 @@ def save_reward_model(model: Any, tokenizer: Any, out: Path, config: RewardModel
     return out
 
 
+def add_rm_info_metrics(out: Path, metrics: dict[str, float]) -> None:
+    """Merge `metrics` into a saved reward model's rm_info.json (written whole to a temp file, then renamed)."""
+    from lab.rm_scorer import RM_INFO_FILE
+
+    path = out / RM_INFO_FILE
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["metrics"] = {**record.get("metrics", {}), **metrics}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
 def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     from lab.constraints.registry import get_type
     from lab.rm_scorer import RewardModelScorer, RMTemplate
@@ -421,11 +438,6 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     held_scores: list[float] = []
     metrics = evaluate_pairs(scorer, held_out, hard, held_scores)
     metrics.update({"rm/train_pairs": float(len(train)), "rm/soft_pairs": float(len(soft))})
-    if config.control_pairs:
-        control = run_controls(config, ctx, all_hard, verifier_verdict, n_gen + span, total)
-        if control is None:
-            return {"stopped": "during the control classifiers", "steps": steps}
-        metrics.update(control)
     ctx.log_metrics(steps, metrics)
     if held_scores:
         ctx.log_samples(steps, pair_samples(held_out, held_scores))
@@ -436,8 +448,21 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     }  # fmt: skip
     with ctx.doing(f"saving the reward model {out.name}"):
         save_reward_model(scorer.model, tokenizer, out, config, info)
+    stopped_in_controls = False
+    if config.control_pairs:  # after the save: a stop or crash in the controls cannot cost the trained RM
+        del scorer, model
+        gc.collect()
+        control = run_controls(config, ctx, all_hard, verifier_verdict, n_gen + span, total)
+        if control is None:
+            stopped_in_controls = True
+        else:
+            metrics.update(control)
+            ctx.log_metrics(steps, control)
+            add_rm_info_metrics(out, control)
     meta = {"type": "reward_model", "base": config.init_from, **{k.removeprefix("rm/"): v for k, v in metrics.items()}}
     checkpoint_id = ctx.register_checkpoint(steps, out, meta)
+    if stopped_in_controls:  # the reward model is kept (registered above); only its controls are missing
+        return {"stopped": "during the control classifiers", "checkpoint_id": checkpoint_id, "path": str(out)}
     verdict = rm_verdict(metrics)
     print(f"[reward_model] quality: {verdict.text}", flush=True)
     accuracy_text = f"held-out accuracy {metrics.get('rm/held_out_accuracy', float('nan')):.3f}"

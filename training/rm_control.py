@@ -13,6 +13,7 @@ bootstrap interval. A high ceiling with a low self-labelled AUC says the labels 
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -58,8 +59,9 @@ def run_controls(
     metrics: dict[str, float] = {
         "rm/control_train_pairs": float(len(train)),
         "rm/control_held_out_pairs": float(len(held_out)),
-        "rm/control_held_out_pass_rate": sum(held_truth) / len(held_truth) if held_truth else float("nan"),
     }
+    if held_truth:
+        metrics["rm/control_held_out_pass_rate"] = sum(held_truth) / len(held_truth)
     if not train or len(set(held_truth)) < 2:
         return metrics  # nothing to train on, or no AUC to judge by: the counts say why
     span = control_steps(len(train), config.batch_size, config.epochs) // len(LABELS)
@@ -75,6 +77,7 @@ def run_controls(
         scorer = RewardModelScorer(model, tokenizer, RMTemplate(max_length=config.max_length), batch_size=16)
         metrics.update(judge(source, scorer.score([(p.response, p.constraint) for p in held_out]), held_truth))
         del model, scorer  # one classifier and its optimizer state in memory at a time
+        gc.collect()
     return metrics
 
 

@@ -59,8 +59,16 @@ class GenerationStopped(Exception):
 
 
 def check_stop(should_stop: StopCheck | None) -> None:
-    """Raise GenerationStopped when `should_stop` says so (engines call it between decoding steps or batches)."""
-    if should_stop is not None and should_stop():
+    """Raise GenerationStopped when `should_stop` says so (engines call it between decoding steps or batches). A
+    check that fails (a job's poll of a locked database) means "go on": it must not count as an engine failure."""
+    if should_stop is None:
+        return
+    try:
+        stop = should_stop()
+    except Exception as error:
+        log.debug("generation: the stop check failed (%r); going on", error)
+        return
+    if stop:
         raise GenerationStopped("generation stopped on request")
 
 
