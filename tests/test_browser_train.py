@@ -49,6 +49,11 @@ def _wait(page: Page, done, timeout_s: float = 240.0, seen: list | None = None):
     """Poll the progress line until done(progress) is true; every distinct reading goes into `seen`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if "tab=train" not in page.url:
+            # Seen once in a full CI run with the cores busy: after the reload to ?tab=train the page ended on
+            # Compose (?tab=compose), so the Train tab's progress line was never shown. Go back to Train.
+            page.locator("#tab-train-button, button[role=tab]:has-text('Train')").first.click()
+            page.wait_for_timeout(500)
         state = _progress(page)
         if state is not None:
             if seen is not None and (not seen or seen[-1] != state):
