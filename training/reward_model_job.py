@@ -31,7 +31,7 @@ from training.rm_pairs import (
     steps_bound,
     usable_levels,
 )
-from training.rm_quality import auc_interval, rm_verdict
+from training.rm_quality import auc_metrics, rm_verdict
 from training.rm_responses import answers_only, generate_responses, level_prompts
 
 STAGE_NAMES = {
@@ -299,11 +299,7 @@ def evaluate_pairs(
             scores_out.extend(float(s) for s in scores)
         labels = [p.label for p in held_out]
         metrics["rm/held_out_accuracy"] = accuracy(labels, scores) or 0.0
-        auc = roc_auc(labels, scores)
-        if auc is not None:
-            metrics["rm/held_out_auc"] = auc
-            low, high = auc_interval(labels, scores) or (auc, auc)
-            metrics["rm/held_out_auc_low"], metrics["rm/held_out_auc_high"] = low, high
+        metrics.update(auc_metrics("rm/held_out_auc", labels, scores))
         metrics["rm/held_out_mean_p_pos"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 1])
         metrics["rm/held_out_mean_p_neg"] = _mean([s for s, y in zip(scores, labels, strict=True) if y == 0])
     if hard:
@@ -448,20 +444,18 @@ def run(config: RewardModelConfig, ctx: JobContext) -> dict[str, Any]:
     }  # fmt: skip
     with ctx.doing(f"saving the reward model {out.name}"):
         save_reward_model(scorer.model, tokenizer, out, config, info)
-    stopped_in_controls = False
+    control: dict[str, float] | None = {}
     if config.control_pairs:  # after the save: a stop or crash in the controls cannot cost the trained RM
         del scorer, model
         gc.collect()
         control = run_controls(config, ctx, all_hard, verifier_verdict, n_gen + span, total)
-        if control is None:
-            stopped_in_controls = True
-        else:
+        if control is not None:
             metrics.update(control)
             ctx.log_metrics(steps, control)
             add_rm_info_metrics(out, control)
     meta = {"type": "reward_model", "base": config.init_from, **{k.removeprefix("rm/"): v for k, v in metrics.items()}}
     checkpoint_id = ctx.register_checkpoint(steps, out, meta)
-    if stopped_in_controls:  # the reward model is kept (registered above); only its controls are missing
+    if control is None:  # stopped in the controls: the reward model is kept (registered above), not its controls
         return {"stopped": "during the control classifiers", "checkpoint_id": checkpoint_id, "path": str(out)}
     verdict = rm_verdict(metrics)
     print(f"[reward_model] quality: {verdict.text}", flush=True)

@@ -17,8 +17,8 @@ import gc
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from training.rm_pairs import Pair, roc_auc, split_by_group
-from training.rm_quality import auc_interval
+from training.rm_pairs import Pair, split_by_group
+from training.rm_quality import auc_metrics
 
 if TYPE_CHECKING:
     from training.registry import JobContext
@@ -83,9 +83,4 @@ def run_controls(
 
 def judge(source: str, scores: Sequence[float], truth: Sequence[int]) -> dict[str, float]:
     """AUC (with its interval) of one control's scores against the verifier's verdicts."""
-    auc = roc_auc(truth, scores)
-    if auc is None:
-        return {}
-    low, high = auc_interval(truth, scores) or (auc, auc)
-    key = f"rm/control_{source}_auc"
-    return {key: auc, f"{key}_low": low, f"{key}_high": high}
+    return auc_metrics(f"rm/control_{source}_auc", truth, scores)

@@ -51,6 +51,17 @@ def auc_interval(
     return float(low), float(high)
 
 
+def auc_metrics(key: str, labels: Sequence[int], scores: Sequence[float]) -> dict[str, float]:
+    """{key: AUC, key_low, key_high} (the stored form of an AUC and its interval); {} when a class is missing."""
+    from training.rm_pairs import roc_auc
+
+    auc = roc_auc(labels, scores)
+    if auc is None:
+        return {}
+    low, high = auc_interval(labels, scores) or (auc, auc)
+    return {key: auc, f"{key}_low": low, f"{key}_high": high}
+
+
 @dataclass(frozen=True)
 class RMVerdict:
     level: str  # noise | weak | informative | unknown
