@@ -14,7 +14,7 @@ from lab.constraints.base import Verdict
 from lab.constraints.ifeval_modes import LOOSE, STRICT, VERDICT_MODES, check_hard
 from lab.constraints.registry import get_type
 from lab.errors import LabError
-from lab.math_problems import answer_matches
+from lab.math_problems import LAST_NUMBER, answer_matches, flexible_matches
 
 AGGREGATES = ("mean", "all_or_nothing")
 HARD_MODES = VERDICT_MODES
@@ -288,8 +288,12 @@ def _one(
         return RewardBreakdown(0.0, aggregate, label, failed, "", split.thinking, False, (UNCLOSED_THINK,), source)
     if _is_math(row):
         correct, boxed = answer_matches(split.answer, row["answer"])
+        if row.get("answer_match") == LAST_NUMBER:
+            correct = flexible_matches(split.answer, row["answer"])
+            label = "math: the answer's last number against the expected one"
+        else:
+            label = "math: exact match of the last \\boxed{} with the answer"
         math = MathResult(str(row["answer"]), boxed, correct)
-        label = "math: exact match of the last \\boxed{} with the answer"
         reward = 1.0 if correct else 0.0
         return RewardBreakdown(reward, aggregate, label, (), split.answer, split.thinking, True, (), source, math, 1)
     results = []

@@ -15,7 +15,7 @@ from lab.constraints.ifeval_modes import LOOSE, STRICT
 from lab.constraints.registry import all_types
 from lab.reward import SoftScorer, breakdown
 
-_ROW_KEYS = ("instruction_id_list", "kwargs", "constraints", "answer", "source")
+_ROW_KEYS = ("instruction_id_list", "kwargs", "constraints", "answer", "source", "answer_match")
 
 
 def _as_mapping(value: Any) -> dict[str, Any] | None:
@@ -42,7 +42,7 @@ def _row(data_source: str, ground_truth: Any, extra_info: Any) -> dict[str, Any]
         row.setdefault("source", "math")
     row.setdefault("source", data_source)
     if row.get("answer") not in (None, "") and not row.get("instruction_id_list"):
-        row["source"] = "math"  # an answer and no constraints: scored by exact match of the boxed answer
+        row["source"] = "math"  # an answer and no constraints: scored by its boxed answer (or last number)
     return row
 
 

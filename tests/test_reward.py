@@ -121,6 +121,10 @@ def test_math_rows() -> None:
     assert breakdown(row, "\\boxed{5}").reward == 0.0
     assert breakdown(row, "4").reward == 0.0
     assert breakdown(row, "<think>\\boxed{4}").reward == 0.0
+    lenient = {**row, "answer_match": "last_number"}
+    assert breakdown(lenient, "2 and 2 make 4.").reward == 1.0 and "last number" in breakdown(lenient, "4").label
+    assert breakdown(lenient, "\\boxed{4}").math.boxed == "4" and breakdown(lenient, "4, no, 5").reward == 0.0
+    assert breakdown(lenient, "<think>so 4").reward == 0.0  # an unclosed think block is still a format failure
 
 
 def test_ifeval_style_rows_json_and_nulls() -> None:

@@ -47,6 +47,40 @@ def test_math_items_are_mixed_in_at_the_ratio() -> None:
     ]
 
 
+def test_math_share_from_the_arith_templates_rewarded_by_the_last_number() -> None:
+    from lab.arith_problems import generate_arith_problems
+    from lab.math_problems import problem_split
+    from lab.reward import breakdown
+    from lab.trl_reward import make_trl_reward
+    from lab.verl_reward import compute_score
+    from training.export import verl_row
+    from training.grpo_job import training_rows
+
+    config = _config(math_problems="arith", math_answer="last_number")
+    rows = build_rows(config, load_tasks(config))
+    math = [r for r in rows if r["source"] == "math"]
+    assert len(math) == 8 and all(r["answer_match"] == "last_number" for r in math)
+    assert sorted(r["task"] for r in math) == sorted(p.question for p in generate_arith_problems(8, split="train"))
+    assert all(problem_split(r["task"]) == "train" for r in math)  # never a probe question
+    row = math[0]
+    said = f"That makes {row['answer']} in all."
+    assert breakdown(row, said).reward == 1.0 and "last number" in breakdown(row, said).label
+    assert breakdown(row, f"{row['answer']}, or maybe 1000").reward == 0.0  # the last number counts
+    boxed_only = {k: v for k, v in row.items() if k != "answer_match"}
+    assert breakdown(boxed_only, said).reward == 0.0  # the default still wants \\boxed{}
+    assert not any("answer_match" in r for r in build_rows(_config(), load_tasks(config)))
+    # The column reaches GRPO's reward function.
+    columns = training_rows(math[:2], chat=True, soft_scored=False)
+    reward = make_trl_reward()
+    texts = [f"So {r['answer']}." for r in math[:2]]
+    assert reward(columns["prompt"], texts, **{k: v for k, v in columns.items() if k != "prompt"}) == [1.0, 1.0]
+    # ... and verl's reward function, through the exported row.
+    exported = verl_row(row, 0, "train")
+    truth = exported["reward_model"]["ground_truth"]
+    assert json.loads(truth) == {"answer": row["answer"], "answer_match": "last_number"}
+    assert compute_score(exported["data_source"], said, truth, exported["extra_info"])["score"] == 1.0
+
+
 def test_same_seed_same_bytes_other_seed_other_rows(tmp_path: Path) -> None:
     outputs = []
     for i, seed in enumerate((3, 3, 4)):
@@ -98,6 +132,8 @@ def test_user_seed_tasks_file(tmp_path: Path) -> None:
         ({"max_constraints": 0}, "max_constraints"),
         ({"soft_ratio": 1.5}, "soft_ratio"),
         ({"math_ratio": 1.0}, "math_ratio"),
+        ({"math_problems": "algebra"}, "math_problems"),
+        ({"math_answer": "closest"}, "math_answer"),
         ({"num_tasks": -1}, "num_tasks"),
         ({"include_types": ["no:such_type"]}, "include_types"),
         ({"include_types": ["punctuation:no_comma", "keywords:existence"]}, "include_types"),

@@ -11,7 +11,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from evals.domains import family_of
 from lab.constraints.base import FAMILIES
@@ -92,6 +92,22 @@ class DatasetConfig:
             "max": 1.0,
         },
     )
+    math_problems: Literal["math", "arith"] = field(
+        default="math",
+        metadata={
+            "help": "Which generated problems make the math share: math (two- and three-step, numbers into the "
+            "hundreds: math-probe's kind) or arith (one- and two-step, small numbers: arith-probe's kind, which "
+            "a 135M model solves about a third of the time). Training questions never appear in a probe.",
+        },
+    )
+    math_answer: Literal["boxed", "last_number"] = field(
+        default="boxed",
+        metadata={
+            "help": "How a math row's reward checks the answer: boxed (exact match of the last \\boxed{}) or "
+            "last_number (the response's last number, lm-eval's gsm8k flexible-extract: a reward a model that "
+            "never boxes can still earn).",
+        },
+    )
     shuffle: bool = field(default=True, metadata={"help": "Shuffle rows (seeded) instead of keeping group order."})
 
     def validate(self) -> None:
@@ -156,6 +172,7 @@ def load_tasks(config: DatasetConfig) -> list[Any]:
 
 def build_rows(config: DatasetConfig, tasks: list[Any]) -> list[dict[str, Any]]:
     """Curriculum rows for every task plus math rows at `math_ratio`; pure and deterministic."""
+    from lab.arith_problems import generate_arith_problems
     from lab.compose import curriculum, sample_constraints
     from lab.math_problems import generate_math_problems
 
@@ -179,7 +196,12 @@ def build_rows(config: DatasetConfig, tasks: list[Any]) -> list[dict[str, Any]]:
         levels = curriculum(seed_task.task, constraints, group_id=f"{seed_task.id}@{config.seed}", source="curriculum")
         rows.extend(levels if config.curriculum else levels[-1:])
     n_math = round(len(rows) * config.math_ratio / (1.0 - config.math_ratio))
-    rows.extend(p.as_row() for p in generate_math_problems(n_math, seed=config.seed, split="train"))
+    generate = generate_arith_problems if config.math_problems == "arith" else generate_math_problems
+    for problem in generate(n_math, seed=config.seed, split="train"):
+        row = problem.as_row()
+        if config.math_answer != "boxed":
+            row["answer_match"] = config.math_answer
+        rows.append(row)
     if config.shuffle:
         random.Random(f"shuffle:{config.seed}").shuffle(rows)
     return rows

@@ -68,10 +68,8 @@ def split_rows(rows: list[dict[str, Any]], val_fraction: float, seed: int) -> tu
 def verl_row(row: Mapping[str, Any], index: int, split: str) -> dict[str, Any]:
     """verl's RL row: chat prompt, data_source, ability, reward_model.ground_truth (JSON), extra_info."""
     math = row.get("source") == "math"
-    truth = (
-        str(row["answer"])
-        if math
-        else json.dumps(
+    if not math:
+        truth = json.dumps(
             {
                 "instruction_id_list": list(row.get("instruction_id_list") or []),
                 "kwargs": list(row.get("kwargs") or []),
@@ -79,7 +77,10 @@ def verl_row(row: Mapping[str, Any], index: int, split: str) -> dict[str, Any]:
             },
             sort_keys=True,
         )
-    )
+    elif row.get("answer_match"):  # checked some other way than by its boxed answer: say how
+        truth = json.dumps({"answer": str(row["answer"]), "answer_match": row["answer_match"]}, sort_keys=True)
+    else:
+        truth = str(row["answer"])
     return {
         "data_source": "iflab/math" if math else "iflab/curriculum",
         "prompt": [{"role": "user", "content": row["prompt"]}],

@@ -65,6 +65,7 @@ def training_rows(
         "constraints": [list(r.get("constraints") or []) for r in rows],
         "source": [str(r.get("source") or "") for r in rows],
         "answer": [None if r.get("answer") is None else str(r["answer"]) for r in rows],
+        "answer_match": [str(r.get("answer_match") or "") for r in rows],  # "" = the boxed answer
         "level": [int(r.get("level") or 0) for r in rows],
         "group_id": [str(r.get("group_id") or "") for r in rows],
     }
