@@ -208,6 +208,10 @@ def build_trainer(config: GRPOJobConfig, ctx: JobContext, output_dir: Path) -> t
         rollout_func=rollout_func(config, args.use_vllm),
         callbacks=[callback],
     )
+    if config.share_prompt_forward:
+        from training.grpo_shared_prompt import share_prompt_forward
+
+        share_prompt_forward(trainer)
     return trainer, callback
 
 
