@@ -85,14 +85,25 @@ def test_metric_filter_and_checkpoint_base(tmp_path: Path) -> None:
 
 
 def test_two_grpo_steps_store_metrics_samples_and_a_checkpoint_that_generates(
-    dataset_file: Path, tiny_model_dir: Path, tmp_path: Path
+    dataset_file: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import training.grpo_shared_prompt as shared_prompt
     from lab.models import clear_model_cache, generate_batch, load_model
     from training.grpo_job import run
 
+    grouped = shared_prompt._grouped
+    micro_batches: list[list[list[int]]] = []
+
+    def spy(model, input_ids, attention_mask, logits_to_keep, groups, compute_entropy):  # noqa: ANN001, ANN202
+        micro_batches.append(groups)
+        return grouped(model, input_ids, attention_mask, logits_to_keep, groups, compute_entropy)
+
+    monkeypatch.setattr(shared_prompt, "_grouped", spy)
     ctx = RecordingContext(tmp_path / "run")
-    result = run(_config(dataset_file, tiny_model_dir), ctx)
+    result = run(_config(dataset_file, tiny_model_dir, micro_batch_size=2), ctx)
     assert result["steps"] == 2 and not result["stopped"]
+    # Each micro-batch of 2 is one whole group (its prompt run once), in both steps' 2 micro-batches.
+    assert micro_batches == [[[0, 1]]] * 4
     assert sorted(ctx.metrics) == [1, 2]
     for step in (1, 2):
         values = ctx.metrics[step]

@@ -120,3 +120,30 @@ def test_distinct_prompts_and_failures_take_trls_path(caplog: pytest.LogCaptureF
         fell_back = _run(Broken(model), trainer, ids, mask, keep)
     assert "shared-prompt forward failed" in caplog.text
     torch.testing.assert_close(fell_back[0], reference[0])
+
+
+def test_the_group_shuffle_keeps_prompts_together_and_the_random_stream_as_trls() -> None:
+    from trl.trainer.utils import shuffle_sequence_dict
+
+    from training.grpo_shared_prompt import group_shuffle
+
+    prompts = torch.tensor([[1, 2], [3, 4], [5, 6]]).repeat_interleave(4, dim=0)  # 3 groups of 4, TRL's layout
+    batch = {
+        "prompt_ids": prompts, "prompt_mask": torch.ones_like(prompts), "row": torch.arange(12),
+        "names": [f"r{i}" for i in range(12)], "num_items_in_batch": torch.tensor(40), "old_per_token_logps": None,
+    }  # fmt: skip
+    torch.manual_seed(3)
+    theirs = shuffle_sequence_dict(batch)
+    after_theirs = torch.rand(1)
+    torch.manual_seed(3)
+    ours = group_shuffle(batch)
+    assert torch.rand(1) == after_theirs  # the same draws: later sampling is not shifted
+    assert sorted(ours["row"].tolist()) == list(range(12)) and ours["names"] == [f"r{i}" for i in ours["row"]]
+    assert torch.equal(ours["prompt_ids"], prompts[ours["row"]]) and ours["old_per_token_logps"] is None
+    groups = [ours["prompt_ids"][i : i + 4] for i in range(0, 12, 4)]
+    assert all(bool((g == g[0]).all()) for g in groups)  # every cut of 4 rows is one prompt
+    first_drawn = []  # groups come in the order TRL's draw first reached them
+    for row in theirs["row"].tolist():
+        if row // 4 not in first_drawn:
+            first_drawn.append(row // 4)
+    assert [int(g[0][0]) // 2 for g in groups] == first_drawn

@@ -8,6 +8,12 @@ completion of each row on top. Positions, masks and the LM head are the model's 
 gradients are TRL's up to float rounding (`tests/test_grpo_shared_prompt.py`); the cpu-30min micro-batch (4
 completions of <= 64 tokens on a ~86-token padded prompt) runs ~346 tokens instead of ~600.
 
+For a micro-batch to hold whole groups, TRL's shuffle of the generation batch before it is cut into micro-batches
+keeps each prompt's rows together (the same random draw orders the groups). Where one optimizer step covers the whole
+generation batch (steps_per_generation = gradient accumulation steps, one iteration) and the loss is normalised
+independently of how rows fall into micro-batches (every loss but bnpo), that changes nothing but rounding: the
+accumulated gradient sums the same rows. Otherwise TRL's shuffle stays.
+
 Used only where it is exact: no gradient checkpointing (it recomputes the forward without the cache), no images or
 MoE auxiliary loss; anything else, or any failure (logged once), takes TRL's own path.
 """
@@ -15,9 +21,12 @@ MoE auxiliary loss; anything else, or any failure (logged once), takes TRL's own
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+_KEEP_GROUPS: ContextVar[bool] = ContextVar("grpo_keep_groups", default=False)
 
 
 def share_prompt_forward(trainer: Any) -> None:
@@ -55,6 +64,68 @@ def share_prompt_forward(trainer: Any) -> None:
             return plain()
 
     trainer._get_per_token_logps_and_entropies = logps_and_entropies
+    if regrouping_is_exact(trainer):
+        _keep_groups_in_micro_batches(trainer)
+
+
+def regrouping_is_exact(trainer: Any) -> bool:
+    """Whether cutting the generation batch into micro-batches by group leaves the update as it is (see above)."""
+    args = getattr(trainer, "args", None)
+    return args is not None and (
+        getattr(trainer, "loss_type", args.loss_type) != "bnpo"
+        and int(getattr(trainer, "num_iterations", 1)) == 1
+        and int(args.steps_per_generation) == int(args.gradient_accumulation_steps)
+    )
+
+
+def group_shuffle(batch: dict[str, Any]) -> dict[str, Any]:
+    """TRL's `shuffle_sequence_dict` (the same `torch.randperm` draw, so the random stream goes on as it would),
+    except that rows with the same prompt stay together: groups in the order their first row was drawn."""
+    import torch
+
+    ids, mask = batch["prompt_ids"], batch["prompt_mask"]
+    drawn = torch.randperm(len(ids)).tolist()
+    keys = [(ids[row].cpu().numpy().tobytes(), mask[row].cpu().numpy().tobytes()) for row in range(len(ids))]
+    first: dict[tuple[bytes, bytes], int] = {}
+    for position, row in enumerate(drawn):
+        first.setdefault(keys[row], position)
+    order = sorted(drawn, key=lambda row: first[keys[row]])  # stable: a group's rows keep their drawn order
+    permutation = torch.tensor(order)
+
+    def permute(value: Any) -> Any:
+        if value is None or (isinstance(value, torch.Tensor) and value.ndim == 0):
+            return value
+        if isinstance(value, torch.Tensor):
+            return value[permutation]
+        return [value[i] for i in order]
+
+    return {key: permute(value) for key, value in batch.items()}
+
+
+def _keep_groups_in_micro_batches(trainer: Any) -> None:
+    """This trainer's generation batches are shuffled by `group_shuffle` (other trainers keep TRL's shuffle)."""
+    import trl.trainer.grpo_trainer as grpo_module
+
+    if not getattr(grpo_module.shuffle_sequence_dict, "keeps_groups", False):
+        original_shuffle = grpo_module.shuffle_sequence_dict
+
+        def shuffle(batch: dict[str, Any]) -> dict[str, Any]:
+            if _KEEP_GROUPS.get() and "prompt_ids" in batch and "prompt_mask" in batch:
+                return group_shuffle(batch)
+            return original_shuffle(batch)
+
+        shuffle.keeps_groups = True  # type: ignore[attr-defined]
+        grpo_module.shuffle_sequence_dict = shuffle
+    prepare = trainer._prepare_inputs
+
+    def prepare_keeping_groups(batch: Any) -> Any:
+        token = _KEEP_GROUPS.set(True)
+        try:
+            return prepare(batch)
+        finally:
+            _KEEP_GROUPS.reset(token)
+
+    trainer._prepare_inputs = prepare_keeping_groups
 
 
 def prompt_groups(input_ids: Any, attention_mask: Any, logits_to_keep: int) -> list[list[int]]:
