@@ -147,3 +147,11 @@ def test_the_group_shuffle_keeps_prompts_together_and_the_random_stream_as_trls(
         if row // 4 not in first_drawn:
             first_drawn.append(row // 4)
     assert [int(g[0][0]) // 2 for g in groups] == first_drawn
+
+
+def test_several_processes_keep_trls_pass() -> None:
+    trainer = _trainer()
+    trainer.accelerator.num_processes = 2
+    before = trainer._get_per_token_logps_and_entropies
+    share_prompt_forward(trainer)
+    assert trainer._get_per_token_logps_and_entropies is before

@@ -14,8 +14,8 @@ generation batch (steps_per_generation = gradient accumulation steps, one iterat
 independently of how rows fall into micro-batches (every loss but bnpo), that changes nothing but rounding: the
 accumulated gradient sums the same rows. Otherwise TRL's shuffle stays.
 
-Used only where it is exact: no gradient checkpointing (it recomputes the forward without the cache), no images or
-MoE auxiliary loss; anything else, or any failure (logged once), takes TRL's own path.
+Used only where it is exact and tested: one process, no gradient checkpointing (it recomputes the forward without
+the cache), no images or MoE auxiliary loss; anything else, or any failure (logged once), takes TRL's own path.
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ _KEEP_GROUPS: ContextVar[bool] = ContextVar("grpo_keep_groups", default=False)
 
 
 def share_prompt_forward(trainer: Any) -> None:
-    """Replace the trainer's `_get_per_token_logps_and_entropies` by the shared-prompt version (same signature)."""
+    """Replace the trainer's `_get_per_token_logps_and_entropies` by the shared-prompt version (same signature).
+    Single-process training only: under DDP the two forward passes per micro-batch are untested, so several
+    processes keep TRL's pass."""
+    if int(getattr(trainer.accelerator, "num_processes", 1)) > 1:
+        log.info("grpo: %s processes: TRL's per-row training pass", trainer.accelerator.num_processes)
+        return
     original = trainer._get_per_token_logps_and_entropies
     state = {"failed": False}
 
