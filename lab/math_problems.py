@@ -19,7 +19,6 @@ SPLITS = ("train", "probe")
 # How a math row's reward checks the answer (its "answer_match"; absent = boxed): the last \\boxed{}, or the last
 # number (for a model that never boxes: the boxed reward never varies, so it never teaches).
 BOXED, LAST_NUMBER = "boxed", "last_number"
-ANSWER_MATCHES = (BOXED, LAST_NUMBER)
 PROBE_SHARE = 5  # one problem in five (by hash) belongs to the probe split
 INSTRUCTION = "Solve the problem step by step, then give the final answer as a whole number in \\boxed{}."
 

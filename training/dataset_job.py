@@ -174,7 +174,7 @@ def build_rows(config: DatasetConfig, tasks: list[Any]) -> list[dict[str, Any]]:
     """Curriculum rows for every task plus math rows at `math_ratio`; pure and deterministic."""
     from lab.arith_problems import generate_arith_problems
     from lab.compose import curriculum, sample_constraints
-    from lab.math_problems import generate_math_problems
+    from lab.math_problems import BOXED, generate_math_problems
 
     rows: list[dict[str, Any]] = []
     include = config.include_types or None
@@ -199,7 +199,7 @@ def build_rows(config: DatasetConfig, tasks: list[Any]) -> list[dict[str, Any]]:
     generate = generate_arith_problems if config.math_problems == "arith" else generate_math_problems
     for problem in generate(n_math, seed=config.seed, split="train"):
         row = problem.as_row()
-        if config.math_answer != "boxed":
+        if config.math_answer != BOXED:  # a boxed row says nothing: the reward's default
             row["answer_match"] = config.math_answer
         rows.append(row)
     if config.shuffle:

@@ -88,9 +88,8 @@ def group_shuffle(batch: dict[str, Any]) -> dict[str, Any]:
     except that rows with the same prompt stay together: groups in the order their first row was drawn."""
     import torch
 
-    ids, mask = batch["prompt_ids"], batch["prompt_mask"]
-    drawn = torch.randperm(len(ids)).tolist()
-    keys = [(ids[row].cpu().numpy().tobytes(), mask[row].cpu().numpy().tobytes()) for row in range(len(ids))]
+    keys = _prompt_keys(batch["prompt_ids"], batch["prompt_mask"])
+    drawn = torch.randperm(len(keys)).tolist()
     first: dict[tuple[bytes, bytes], int] = {}
     for position, row in enumerate(drawn):
         first.setdefault(keys[row], position)
@@ -138,13 +137,15 @@ def prompt_groups(input_ids: Any, attention_mask: Any, logits_to_keep: int) -> l
     first appearance."""
     prompt_length = input_ids.shape[1] - logits_to_keep
     groups: dict[tuple[bytes, bytes], list[int]] = {}
-    for row in range(input_ids.shape[0]):
-        key = (
-            input_ids[row, :prompt_length].cpu().numpy().tobytes(),
-            attention_mask[row, :prompt_length].cpu().numpy().tobytes(),
-        )
+    for row, key in enumerate(_prompt_keys(input_ids[:, :prompt_length], attention_mask[:, :prompt_length])):
         groups.setdefault(key, []).append(row)
     return list(groups.values())
+
+
+def _prompt_keys(prompt_ids: Any, prompt_mask: Any) -> list[tuple[bytes, bytes]]:
+    """One hashable key per row: equal exactly when two rows have the same prompt ids and mask."""
+    ids, mask = prompt_ids.cpu().numpy(), prompt_mask.cpu().numpy()
+    return [(ids[row].tobytes(), mask[row].tobytes()) for row in range(len(ids))]
 
 
 def _checkpointing(model: Any) -> bool:
