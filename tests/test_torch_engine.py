@@ -133,9 +133,9 @@ def test_a_repeated_prompt_is_prefilled_once_and_its_copies_decode_on_their_own(
     prefilled: list[int] = []
     original = _Run._prefill
 
-    def counting(self, slots, prompts):
+    def counting(self, slots, prompts, start=0):
         prefilled.extend(len(p) for p in prompts)
-        return original(self, slots, prompts)
+        return original(self, slots, prompts, start)
 
     _Run._prefill = counting
     try:
@@ -148,6 +148,58 @@ def test_a_repeated_prompt_is_prefilled_once_and_its_copies_decode_on_their_own(
     finally:
         _Run._prefill = original
     assert len({c.ids for c in sampled[0::2]}) > 1  # the copies of one prompt are sampled independently
+
+
+def test_a_prefix_shared_by_the_prompts_runs_once_and_answers_stay_transformers(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from lab.generation.torch_engine import SHARED_PREFIX_MIN, _Run, shared_prefix_length
+
+    loaded = _model(tiny_model_dir, "llama-bias")
+    preface = "You are a careful assistant: follow every instruction exactly and keep it short. "
+    ids = prompt_token_ids(loaded.tokenizer, [preface + p for p in PROMPTS])
+    shared = shared_prefix_length(ids)
+    assert shared >= SHARED_PREFIX_MIN and all(i[:shared] == ids[0][:shared] for i in ids)
+    engine = TorchEngine.for_loaded(loaded)
+    with torch.inference_mode():  # the prompts' last logits: prefix once + the rest from the cache == all at once
+        whole = _Run(engine, engine.weights, ids, Sampling(4), len(ids))._prefill(list(range(len(ids))), ids)
+        run = _Run(engine, engine.weights, ids, Sampling(4), len(ids))
+        run._prefill([0], [ids[0][:shared]])
+        run._copy_prefix(0, list(range(1, len(ids))), shared)
+        split = run._prefill(list(range(len(ids))), ids, start=shared)
+    assert torch.allclose(whole, split, atol=1e-5), (whole - split).abs().max()
+    calls: list[tuple[int, int]] = []
+    original = _Run._prefill
+
+    def recording(self, slots, prompts, start=0):
+        calls.append((len(prompts), start))
+        return original(self, slots, prompts, start)
+
+    monkeypatch.setattr(_Run, "_prefill", recording)
+    greedy = Sampling(max_new_tokens=16)
+    plain = generate_completions(loaded, ids, greedy, batch_size=1, choice="transformers")
+    assert _torch(loaded, ids, greedy, 5) == plain
+    assert calls == [(1, 0), (5, shared)]  # the prefix alone, then every prompt from where they differ
+    assert _torch(loaded, ids, greedy, 2) == plain  # two slots: each admission shares its own prefix
+
+
+@pytest.mark.parametrize("width", [49152, 50000, 4096, 5000, 1000, 3])
+def test_first_argmax_is_torch_argmax_ties_included(width: int) -> None:
+    import torch
+
+    from lab.generation.torch_engine import first_argmax
+
+    torch.manual_seed(width)
+    scores = torch.randn(9, width)
+    scores[1, [min(7, width - 2), width - 1]] = 100.0  # a tie across blocks: the first index wins
+    scores[2, -1] = 100.0  # the maximum in a short last block
+    scores[3] = 0.0  # all equal
+    scores[4, width // 2 :] = 50.0
+    rounded = torch.randn(5, width).round()  # many ties
+    for batch in (scores, rounded):
+        assert torch.equal(first_argmax(batch), batch.argmax(dim=-1))
 
 
 def test_both_engines_stop_right_before_the_same_end_token(tiny_model_dir: Path) -> None:
@@ -281,7 +333,7 @@ def test_sampling_scores_equal_transformers_logits_processors(tiny_model_dir: Pa
     ids = prompt_token_ids(loaded.tokenizer, PROMPTS[:3])
     sampling = Sampling(max_new_tokens=4, **settings)
     run = _Run(engine, engine.weights, ids, sampling, 3)
-    vocab = engine.weights.lm_head.shape[0]
+    vocab = engine.weights.lm_head.shape[1]
     history = torch.zeros((3, max(len(i) for i in ids)), dtype=torch.int64)
     for row, prompt in enumerate(ids):
         history[row, : len(prompt)] = torch.tensor(prompt)
