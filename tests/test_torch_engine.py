@@ -293,6 +293,45 @@ def test_weight_sync_after_a_training_step_changes_the_engine_like_the_policy(ti
             assert torch.equal(value, base_weights[name]), name
 
 
+def test_a_sync_reuses_the_frozen_base_and_equals_a_fresh_read(tiny_model_dir: Path) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from lab.generation.torch_engine import read_weights
+
+    def assert_like_a_fresh_read(engine: TorchEngine, model) -> None:
+        fresh = read_weights(model)  # no kept copies
+        ours = engine.weights
+        assert torch.equal(ours.lm_head, fresh.lm_head)
+        for mine, theirs in zip(ours.layers, fresh.layers, strict=True):
+            for name in ("qkv", "out", "gate_up", "down"):
+                assert torch.allclose(getattr(mine, name), getattr(theirs, name), atol=1e-6), name
+
+    loaded = _model(tiny_model_dir)
+    policy = get_peft_model(
+        loaded.model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    )
+    engine = TorchEngine.from_model(policy, loaded.tokenizer)
+    kept = dict(engine._frozen._kept)
+    with torch.no_grad():
+        for name, parameter in policy.named_parameters():
+            if "lora_B" in name:
+                parameter.add_(0.3)
+    engine.reload_from(policy, loaded.tokenizer)
+    assert all(engine._frozen._kept[name][1] is value[1] for name, value in kept.items())  # the base: not redone
+    assert_like_a_fresh_read(engine, policy)
+    # A full fine-tune changes the base weights in place: their kept copies are redone.
+    model = _model(tiny_model_dir, seed=1).model
+    engine = TorchEngine.from_model(model, loaded.tokenizer)
+    kept = dict(engine._frozen._kept)
+    with torch.no_grad():
+        model.model.layers[0].mlp.down_proj.weight.mul_(2.0)
+    engine.reload_from(model, loaded.tokenizer)
+    assert engine._frozen._kept["0.down"][1] is not kept["0.down"][1]
+    assert engine._frozen._kept["1.down"][1] is kept["1.down"][1]
+    assert_like_a_fresh_read(engine, model)
+
+
 def test_the_first_token_and_no_token(tiny_model_dir: Path) -> None:
     loaded = _model(tiny_model_dir)
     ids = prompt_token_ids(loaded.tokenizer, PROMPTS)
