@@ -320,15 +320,25 @@ def test_a_sync_reuses_the_frozen_base_and_equals_a_fresh_read(tiny_model_dir: P
     engine.reload_from(policy, loaded.tokenizer)
     assert all(engine._frozen._kept[name][1] is value[1] for name, value in kept.items())  # the base: not redone
     assert_like_a_fresh_read(engine, policy)
-    # A full fine-tune changes the base weights in place: their kept copies are redone.
+    # PEFT's merge rewrites the base weights through .data (no version bump): its flag makes them read again.
+    policy.merge_adapter()
+    engine.reload_from(policy, loaded.tokenizer)
+    assert_like_a_fresh_read(engine, policy)
+    policy.unmerge_adapter()
+    engine.reload_from(policy, loaded.tokenizer)
+    assert_like_a_fresh_read(engine, policy)
+    # A full fine-tune trains the base weights (a fused optimiser step leaves their version counter alone): they are
+    # read afresh at every sync, never kept.
     model = _model(tiny_model_dir, seed=1).model
     engine = TorchEngine.from_model(model, loaded.tokenizer)
-    kept = dict(engine._frozen._kept)
-    with torch.no_grad():
-        model.model.layers[0].mlp.down_proj.weight.mul_(2.0)
+    first = engine.weights.layers[0].down
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1, fused=True)
+    ids = torch.tensor([prompt_token_ids(loaded.tokenizer, PROMPTS[:1])[0]])
+    model(ids, labels=ids).loss.backward()
+    optimizer.step()
     engine.reload_from(model, loaded.tokenizer)
-    assert engine._frozen._kept["0.down"][1] is not kept["0.down"][1]
-    assert engine._frozen._kept["1.down"][1] is kept["1.down"][1]
+    assert not torch.equal(engine.weights.layers[0].down, first)
+    assert not engine._frozen._kept
     assert_like_a_fresh_read(engine, model)
 
 

@@ -466,7 +466,7 @@ def first_argmax(scores: Any, block: int = 1024) -> Any:
     whole = width // block * block
     if whole < 4 * block:
         return scores.argmax(dim=-1)
-    maxima = scores[:, :whole].view(rows, whole // block, block).amax(dim=-1)
+    maxima = scores[:, :whole].reshape(rows, whole // block, block).amax(dim=-1)
     if whole < width:
         maxima = torch.cat((maxima, scores[:, whole:].amax(dim=-1, keepdim=True)), dim=1)
     start = maxima.argmax(dim=-1) * block
@@ -511,33 +511,49 @@ def _rotate(x: Any, cos: Any, sin: Any) -> Any:
 
 
 class FrozenTransposes:
-    """The fused, transposed copies of base weights, kept from one read to the next. Under LoRA the base weights
-    are frozen and only the adapters' product changes after an optimiser step, so a sync adds that product to the
-    kept copy instead of fusing and transposing every matrix again (GRPO: ~0.41 -> ~0.2 s a step). A copy is
-    reused only while its sources are the same tensors, unmodified (same in-place version counter)."""
+    """The fused, transposed copies of frozen base weights, kept from one read to the next. Under LoRA the base
+    weights are frozen and only the adapters' product changes after an optimiser step, so a sync adds that product to
+    the kept copy instead of fusing and transposing every matrix again (GRPO: ~0.41 -> ~0.2 s a step), at the cost of
+    holding that copy besides the merged one. A copy is reused only for parameters that do not train
+    (requires_grad False: an optimiser step, fused or not, never touches them) and are the same tensors, storage and
+    version counter, in layers whose adapters are not merged into them; a trainable one (full fine-tuning) is read
+    afresh every time. Not covered: a frozen weight rewritten in place through `.data` (PEFT's merge does that, and is
+    caught by its `merged` flag)."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[list[tuple[Any, int]], Any]] = {}
+        self._kept: dict[str, tuple[list[tuple[Any, ...]], Any]] = {}
+        self._lock = threading.Lock()
 
     def fused(self, name: str, modules: Sequence[Any], scales: Sequence[float]) -> Any:
         """cat(scale_i * W_i).T for the modules' weights W_i [out_i, in] (LoRA adapters merged): [in, sum out_i]."""
         import torch
 
         sources = [getattr(m, "base_layer", m).weight for m in modules]  # the parameters themselves: identity
-        kept = self._kept.get(name)
-        if kept and [(id(p), v) for p, v in kept[0]] == [(id(p), p._version) for p in sources]:
-            fused = kept[1]
-        else:
-            bases = [p.detach() for p in sources]
-            parts = [b * s if s != 1.0 else b for b, s in zip(bases, scales, strict=True)]
-            fused = torch.cat(parts).t().contiguous()
-            self._kept[name] = ([(p, p._version) for p in sources], fused)  # holding p keeps its id unique
-        bases = [p.detach() for p in sources]
+        key = [
+            (p, p.data_ptr(), p._version, bool(getattr(m, "merged", False)))
+            for p, m in zip(sources, modules, strict=True)
+        ]
+        with self._lock:
+            kept = self._kept.get(name)
+            frozen = not any(p.requires_grad for p in sources)
+            if frozen and kept and _same_sources(kept[0], key):
+                fused = kept[1]
+            else:
+                parts = [p.detach() * s if s != 1.0 else p.detach() for p, s in zip(sources, scales, strict=True)]
+                fused = torch.cat(parts).t().contiguous()
+                if frozen:
+                    self._kept[name] = (key, fused)  # holding the parameters keeps their ids unique
+                else:
+                    self._kept.pop(name, None)
         deltas = [_lora_delta(m) for m in modules]
         if all(d is None for d in deltas):
             return fused
-        parts = [torch.zeros_like(b) if d is None else d * s for b, d, s in zip(bases, deltas, scales, strict=True)]
+        parts = [torch.zeros_like(p) if d is None else d * s for p, d, s in zip(sources, deltas, scales, strict=True)]
         return fused + torch.cat(parts).t()
+
+
+def _same_sources(kept: list[tuple[Any, ...]], now: list[tuple[Any, ...]]) -> bool:
+    return len(kept) == len(now) and all(a[0] is b[0] and a[1:] == b[1:] for a, b in zip(kept, now, strict=True))
 
 
 def read_weights(model: Any, frozen: FrozenTransposes | None = None) -> _Weights:
