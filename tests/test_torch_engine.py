@@ -165,10 +165,7 @@ def test_a_prefix_shared_by_the_prompts_runs_once_and_answers_stay_transformers(
     engine = TorchEngine.for_loaded(loaded)
     with torch.inference_mode():  # the prompts' last logits: prefix once + the rest from the cache == all at once
         whole = _Run(engine, engine.weights, ids, Sampling(4), len(ids))._prefill(list(range(len(ids))), ids)
-        run = _Run(engine, engine.weights, ids, Sampling(4), len(ids))
-        run._prefill([0], [ids[0][:shared]])
-        run._copy_prefix(0, list(range(1, len(ids))), shared)
-        split = run._prefill(list(range(len(ids))), ids, start=shared)
+        split = _Run(engine, engine.weights, ids, Sampling(4), len(ids))._prefill_group(list(range(len(ids))), ids)
     assert torch.allclose(whole, split, atol=1e-5), (whole - split).abs().max()
     calls: list[tuple[int, int]] = []
     original = _Run._prefill

@@ -254,14 +254,8 @@ class _Run:
                 unique.append((slot, prompt))
         logits: dict[int, Any] = {}
         for group in _prefill_groups(unique):
-            slots, prompts = [s for s, _ in group], [p for _, p in group]
-            shared = shared_prefix_length(prompts) if len(group) > 1 else 0
-            if shared >= SHARED_PREFIX_MIN:
-                self._prefill(slots[:1], [prompts[0][:shared]])
-                self._copy_prefix(slots[0], slots[1:], shared)
-            else:
-                shared = 0
-            for slot, row in zip(slots, self._prefill(slots, prompts, start=shared), strict=True):
+            slots = [s for s, _ in group]
+            for slot, row in zip(slots, self._prefill_group(slots, [p for _, p in group]), strict=True):
                 logits[slot] = row
         copies = [(slot, source[tuple(self.prompts[index])]) for slot, index in admitted]
         copies = [(to, origin) for to, origin in copies if to != origin]
@@ -274,6 +268,16 @@ class _Run:
         firsts = torch.stack([logits[source[tuple(self.prompts[index])]] for _, index in admitted])
         for slot, token in zip(slots, self._choose(firsts, torch.tensor(slots)).tolist(), strict=True):
             yield from self._emit(slot, int(token))
+
+    def _prefill_group(self, slots: list[int], prompts: list[list[int]]) -> Any:
+        """_prefill, with a prefix of at least SHARED_PREFIX_MIN tokens that all the prompts share run once (in the
+        first slot) and its keys and values copied to the others; the same logits [len(prompts), vocab]."""
+        shared = shared_prefix_length(prompts) if len(prompts) > 1 else 0
+        if shared < SHARED_PREFIX_MIN:
+            return self._prefill(slots, prompts)
+        self._prefill(slots[:1], [prompts[0][:shared]])
+        self._copy_prefix(slots[0], slots[1:], shared)
+        return self._prefill(slots, prompts, start=shared)
 
     def _copy_prefix(self, origin: int, targets: list[int], positions: int) -> None:
         """The first `positions` cached keys and values of slot `origin`, copied into the target slots."""
