@@ -114,7 +114,7 @@ class GRPOJobConfig:
         metadata={
             "help": "Rollout engine when vLLM is off: transformers = TRL's own generate (the default); torch = "
             "lab.generation's torch engine, the policy's weights (LoRA merged) read into it before every step: "
-            "with the shared-prompt pass 1.76x faster per cpu-30min step than TRL's generate with TRL's pass "
+            "with the shared-prompt pass 1.92x faster per cpu-30min step than TRL's generate with TRL's pass "
             "(cpu-30min uses it; README, Fast generation); auto = torch on CPU; ctranslate2 = the policy "
             "converted into CTranslate2 every step. LAB_GENERATION_ENGINE=transformers forces TRL's."
         },
